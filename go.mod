@@ -1,0 +1,3 @@
+module github.com/wagate/wagate
+
+go 1.26.0
