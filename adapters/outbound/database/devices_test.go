@@ -1,0 +1,24 @@
+package database_test
+
+import (
+	"testing"
+
+	"github.com/wagate/wagate/adapters/outbound/database"
+	"github.com/wagate/wagate/adapters/outbound/database/dbtest"
+	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/device/devicetest"
+)
+
+func TestDevicesSQLite(t *testing.T) {
+	devicetest.RunRepositoryContract(t, func(t *testing.T) device.Repository {
+		db, _ := dbtest.SQLite(t)
+		return database.NewDevices(db)
+	})
+}
+
+func TestDevicesPostgres(t *testing.T) {
+	t.Parallel()
+	devicetest.RunRepositoryContract(t, func(t *testing.T) device.Repository {
+		return database.NewDevices(dbtest.Postgres(t))
+	})
+}

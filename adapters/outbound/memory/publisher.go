@@ -1,0 +1,55 @@
+package memory
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/wagate/wagate/domain/device"
+)
+
+// Publisher records every event published, for tests to inspect and wait on.
+type Publisher struct {
+	mu      sync.Mutex
+	events  []device.Event
+	changed chan struct{} // closed and replaced on every publish
+}
+
+var _ device.EventPublisher = (*Publisher)(nil)
+
+func NewPublisher() *Publisher {
+	return &Publisher{changed: make(chan struct{})}
+}
+
+func (p *Publisher) Publish(_ context.Context, e device.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, e)
+	close(p.changed)
+	p.changed = make(chan struct{})
+	return nil
+}
+
+// Events returns a copy of every event published so far, in order.
+func (p *Publisher) Events() []device.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.events)
+}
+
+// Wait blocks until done holds for the events published so far, or ctx ends.
+func (p *Publisher) Wait(ctx context.Context, done func([]device.Event) bool) error {
+	for {
+		p.mu.Lock()
+		ok, changed := done(p.events), p.changed
+		p.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package application
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wagate/wagate/domain/device"
+)
+
+type DeleteDevice struct {
+	ID string
+}
+
+type DeleteDeviceHandler struct {
+	repo  device.Repository
+	wa    device.WhatsAppClient
+	pub   publisher
+	clock Clock
+}
+
+// Handle ends the device's session, deletes its WhatsApp data, then the device. The
+// session goes first: if it cannot be removed, the device stays and the call can be
+// repeated, rather than leaving session keys behind with no device to reach them.
+func (h DeleteDeviceHandler) Handle(ctx context.Context, cmd DeleteDevice) error {
+	id, err := device.ParseID(cmd.ID)
+	if err != nil {
+		return err
+	}
+	d, err := h.repo.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := h.wa.Remove(ctx, device.Session{DeviceID: id, JID: d.JID()}); err != nil {
+		return fmt.Errorf("remove session: %w", err)
+	}
+	if err := h.repo.Delete(ctx, id); err != nil {
+		return err
+	}
+	if d.Status().Live() {
+		h.pub.publish(ctx, device.Disconnected{
+			Header: device.Header{DeviceID: id, At: h.clock().UTC()}, Reason: device.ReasonDeleted,
+		})
+	}
+	return nil
+}

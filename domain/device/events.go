@@ -1,0 +1,74 @@
+package device
+
+import (
+	"time"
+
+	"github.com/wagate/wagate/domain/message"
+)
+
+// Event is something that happened to a device that listeners are told about. There is
+// one type per Socket.io event of the gateway's contract; Name is that event's name.
+type Event interface {
+	Name() string
+	Head() Header
+}
+
+// Header is what every event carries: which device, and when.
+type Header struct {
+	DeviceID ID
+	At       time.Time
+}
+
+func (h Header) Head() Header { return h }
+
+func header(id ID, at time.Time) Header { return Header{DeviceID: id, At: at.UTC()} }
+
+// QR: a new QR code is waiting to be scanned by the phone.
+type QR struct {
+	Header
+	Code      string
+	ExpiresAt time.Time
+}
+
+// Authenticated: the phone accepted the link.
+type Authenticated struct {
+	Header
+	PhoneNumber string
+	ClientName  string // business name, else push name; may be empty
+}
+
+// Ready: the session is logged in and connected.
+type Ready struct {
+	Header
+	PhoneNumber string
+}
+
+// MessageReceived: a message arrived on the device.
+type MessageReceived struct {
+	Header
+	Message message.Message
+}
+
+// NewMessageReceived builds the event for a message that arrived on device id.
+func NewMessageReceived(id ID, m message.Message, now time.Time) MessageReceived {
+	return MessageReceived{header(id, now), m}
+}
+
+// StateChanged: the device's status changed.
+type StateChanged struct {
+	Header
+	Status Status
+}
+
+// Disconnected: the device lost (or ended) its connection.
+type Disconnected struct {
+	Header
+	Reason Reason
+}
+
+func (QR) Name() string              { return "qr" }
+func (Authenticated) Name() string   { return "authenticated" }
+func (Ready) Name() string           { return "ready" }
+func (MessageReceived) Name() string { return "message" }
+func (StateChanged) Name() string    { return "state" }
+func (Disconnected) Name() string    { return "disconnected" }

@@ -1,0 +1,71 @@
+package device
+
+import (
+	"context"
+
+	"github.com/wagate/wagate/domain"
+)
+
+// Repository stores devices. Get, Update and Delete fail with a domain.KindNotFound error
+// when the device does not exist.
+type Repository interface {
+	Create(ctx context.Context, d *Device) error
+	Get(ctx context.Context, id ID) (*Device, error)
+	List(ctx context.Context, f Filter) (Page, error)
+	// Update loads the device, applies fn and stores the result atomically. When fn
+	// returns an error nothing is stored and that error is returned.
+	Update(ctx context.Context, id ID, fn func(*Device) error) (*Device, error)
+	Delete(ctx context.Context, id ID) error
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+}
+
+// Filter selects devices for List, oldest first.
+type Filter struct {
+	Statuses []Status // empty: any status
+	Limit    int      // at most this many; must be positive
+	Offset   int
+}
+
+// Page is one page of a listing and the number of devices matching the filter in all.
+type Page struct {
+	Devices []*Device
+	Total   int
+}
+
+// WhatsAppClient runs devices' WhatsApp sessions. Sessions live in the background: their
+// news reaches the SessionHandler given to Connect, in order for each device.
+type WhatsAppClient interface {
+	// Connect starts the session and returns once it is under way: with a stored link it
+	// logs in, without one it starts pairing (QR codes).
+	Connect(ctx context.Context, s Session, h SessionHandler) error
+	// Disconnect ends the session and keeps the link for the next Connect.
+	Disconnect(ctx context.Context, id ID) error
+	// Logout unlinks the account from the phone when it can, ends the session and
+	// deletes the link.
+	Logout(ctx context.Context, s Session) error
+	// Remove ends the session and deletes everything kept for the device.
+	Remove(ctx context.Context, s Session) error
+}
+
+// Session names a device's session for the WhatsApp client.
+type Session struct {
+	DeviceID ID
+	JID      string // the stored link, "" when the device is not linked
+}
+
+// SessionHandler receives what a session reports. The WhatsApp client calls it from one
+// goroutine per device, so it may take its time without reordering a device's news.
+type SessionHandler interface {
+	HandleSession(ctx context.Context, id ID, ev SessionEvent)
+}
+
+// EventPublisher tells listeners about device events.
+type EventPublisher interface {
+	Publish(ctx context.Context, e Event) error
+}
+
+// NotFound is the error repositories return for a device they do not have.
+func NotFound(id ID) error {
+	return domain.Errorf(domain.KindNotFound, "device %s not found", id)
+}
