@@ -41,9 +41,9 @@ func (p *Publisher) Events() []device.Event {
 func (p *Publisher) Wait(ctx context.Context, done func([]device.Event) bool) error {
 	for {
 		p.mu.Lock()
-		ok, changed := done(p.events), p.changed
+		events, changed := slices.Clone(p.events), p.changed
 		p.mu.Unlock()
-		if ok {
+		if done(events) {
 			return nil
 		}
 		select {
