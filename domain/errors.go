@@ -11,7 +11,7 @@ import (
 type Kind string
 
 const (
-	KindInvalid      Kind = "invalid"      // the request is well formed but breaks a rule
+	KindInvalid      Kind = "invalid_request"    // the request is well formed but breaks a rule
 	KindNotFound     Kind = "not_found"    // the thing asked for does not exist
 	KindConflict     Kind = "conflict"     // the thing exists but is in the wrong state
 	KindUnauthorized Kind = "unauthorized" // the caller is not allowed in

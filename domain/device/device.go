@@ -58,7 +58,7 @@ func New(name string, now time.Time) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	now = now.UTC()
+	now = stamp(now)
 	return &Device{id: NewID(now), name: name, status: StatusCreated, createdAt: now, updatedAt: now}, nil
 }
 
@@ -104,7 +104,7 @@ func (d *Device) Rename(name string, now time.Time) error {
 		return err
 	}
 	d.name = name
-	d.updatedAt = now.UTC()
+	d.updatedAt = stamp(now)
 	return nil
 }
 
@@ -147,8 +147,8 @@ func (d *Device) ShowQR(code string, expiresAt, now time.Time) error {
 			return err
 		}
 	}
-	d.qr, d.qrExpiresAt, d.updatedAt = code, expiresAt.UTC(), now.UTC()
-	d.record(QR{header(d.id, now), code, expiresAt.UTC()})
+	d.qr, d.qrExpiresAt, d.updatedAt = code, stamp(expiresAt), stamp(now)
+	d.record(QR{header(d.id, now), code, stamp(expiresAt)})
 	return nil
 }
 
@@ -191,7 +191,7 @@ func (d *Device) MarkReady(pushName string, now time.Time) error {
 	if pushName != "" {
 		d.pushName = pushName
 	}
-	d.lastConnectedAt = now.UTC()
+	d.lastConnectedAt = stamp(now)
 	d.record(Ready{header(d.id, now), d.phoneNumber})
 	return nil
 }
@@ -235,7 +235,7 @@ func (d *Device) moveTo(to Status, now time.Time) error {
 		return domain.Errorf(domain.KindConflict, "device cannot go from %s to %s", d.status, to)
 	}
 	d.status = to
-	d.updatedAt = now.UTC()
+	d.updatedAt = stamp(now)
 	if to != StatusPairing {
 		d.qr, d.qrExpiresAt = "", time.Time{}
 	}
@@ -267,3 +267,6 @@ func validName(name string) (string, error) {
 	}
 	return name, nil
 }
+
+// stamp is how the device keeps times: in UTC, to the microsecond, as databases store them.
+func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -8,12 +8,16 @@ import (
 	"github.com/wagate/wagate/domain/device"
 )
 
-// Publisher records every event published, for tests to inspect and wait on.
+// Publisher records the events published, for tests to inspect and wait on. It keeps the
+// latest MaxEvents so that a long-running process does not grow without bound.
 type Publisher struct {
 	mu      sync.Mutex
 	events  []device.Event
 	changed chan struct{} // closed and replaced on every publish
 }
+
+// MaxEvents is how many events a Publisher keeps.
+const MaxEvents = 100_000
 
 var _ device.EventPublisher = (*Publisher)(nil)
 
@@ -24,6 +28,9 @@ func NewPublisher() *Publisher {
 func (p *Publisher) Publish(_ context.Context, e device.Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.events) == MaxEvents {
+		p.events = slices.Delete(p.events, 0, MaxEvents/10)
+	}
 	p.events = append(p.events, e)
 	close(p.changed)
 	p.changed = make(chan struct{})

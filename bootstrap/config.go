@@ -1,0 +1,120 @@
+// Package bootstrap reads the configuration and wires the gateway together. It is the only
+// package that knows every adapter.
+package bootstrap
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is the gateway's configuration, read from the environment.
+type Config struct {
+	Host        string     // HOST: interface to listen on; "" for all
+	Port        int        // PORT, default 3000
+	DataDir     string     // DATA_DIR, default ./data: the SQLite database and generated key
+	DatabaseURL string     // DATABASE_URL: postgres://...; unset for the embedded SQLite file
+	LogLevel    slog.Level // LOG_LEVEL: debug, info, warn, error
+	LogFormat   string     // LOG_FORMAT: text or json
+
+	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
+	// the empty string), in which case every authenticated call is refused.
+	APIKey string
+	// apiKeySet is whether API_KEY is in the environment at all; when it is not, a key is
+	// generated once and kept under DataDir.
+	apiKeySet bool
+}
+
+// LoadConfig reads the configuration from the environment through lookup (os.LookupEnv).
+func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := Config{
+		Host:        get("HOST", ""),
+		DataDir:     get("DATA_DIR", "./data"),
+		DatabaseURL: get("DATABASE_URL", ""),
+		LogFormat:   strings.ToLower(get("LOG_FORMAT", "text")),
+	}
+	cfg.APIKey, cfg.apiKeySet = lookup("API_KEY")
+	var errs []error
+	port, err := strconv.Atoi(get("PORT", "3000"))
+	if err != nil || port < 0 || port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", get("PORT", "")))
+	}
+	cfg.Port = port
+	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL", "")))
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", cfg.LogFormat))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// Addr is the address to listen on.
+func (c Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
+
+// Logger returns the logger the configuration asks for, writing to stderr.
+func (c Config) Logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// APIKeyFile is where a generated API key is kept, under DataDir.
+const APIKeyFile = "api-key"
+
+// ResolveAPIKey settles the API key when API_KEY is not set: it reads the key kept under
+// DataDir, or generates and keeps a new one. generated reports a new key, which the caller
+// shows once.
+func (c *Config) ResolveAPIKey() (generated bool, err error) {
+	if c.apiKeySet {
+		return false, nil
+	}
+	path := c.APIKeyPath()
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if c.APIKey = strings.TrimSpace(string(b)); c.APIKey == "" {
+			return false, fmt.Errorf("API key file %s is empty: delete it to generate a new key, or set API_KEY", path)
+		}
+		return false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("read API key: %w", err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return false, fmt.Errorf("create data directory: %w", err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	c.APIKey = "wag_" + base64.RawURLEncoding.EncodeToString(key)
+	// O_EXCL: if another process created the file meanwhile, keep its key rather than ours.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return c.ResolveAPIKey()
+	}
+	if err != nil {
+		return false, fmt.Errorf("keep API key: %w", err)
+	}
+	if _, err := f.WriteString(c.APIKey + "\n"); err != nil {
+		f.Close()
+		return false, fmt.Errorf("keep API key: %w", err)
+	}
+	return true, f.Close()
+}
+
+// APIKeyPath is the file a generated key is kept in.
+func (c Config) APIKeyPath() string { return filepath.Join(c.DataDir, APIKeyFile) }

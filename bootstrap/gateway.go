@@ -1,0 +1,56 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/wagate/wagate/adapters/inbound/rest"
+	"github.com/wagate/wagate/application"
+)
+
+// ShutdownTimeout bounds a graceful shutdown.
+const ShutdownTimeout = 10 * time.Second
+
+// Gateway is the wired gateway: its use cases and the HTTP handler that serves them.
+type Gateway struct {
+	App     application.App
+	Handler http.Handler
+	log     *slog.Logger
+}
+
+// NewGateway mounts the REST API on one HTTP handler.
+func NewGateway(app application.App, api *rest.API, log *slog.Logger) *Gateway {
+	mux := http.NewServeMux()
+	mux.Handle("/", api.Handler())
+	return &Gateway{App: app, Handler: mux, log: log}
+}
+
+// Serve answers HTTP on ln until ctx ends, then stops accepting requests and waits (up to
+// ShutdownTimeout) for those under way.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           g.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	g.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}

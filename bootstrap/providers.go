@@ -1,0 +1,75 @@
+package bootstrap
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/wire"
+	"github.com/uptrace/bun"
+
+	"github.com/wagate/wagate/adapters/inbound/apikey"
+	"github.com/wagate/wagate/adapters/inbound/rest"
+	"github.com/wagate/wagate/adapters/outbound/database"
+	"github.com/wagate/wagate/adapters/outbound/memory"
+	"github.com/wagate/wagate/application"
+	"github.com/wagate/wagate/domain/device"
+)
+
+// coreSet is the gateway without its outbound adapters.
+var coreSet = wire.NewSet(application.New, provideClock, provideVerifier, rest.New, NewGateway)
+
+// databaseSet stores devices in SQLite or PostgreSQL.
+var databaseSet = wire.NewSet(
+	provideDatabase, database.NewDevices,
+	wire.Bind(new(device.Repository), new(*database.Devices)),
+	wire.Bind(new(rest.Pinger), new(*database.Devices)),
+)
+
+// memoryStoreSet keeps devices in memory.
+var memoryStoreSet = wire.NewSet(
+	memory.NewRepository,
+	wire.Bind(new(device.Repository), new(*memory.Repository)),
+	wire.Bind(new(rest.Pinger), new(*memory.Repository)),
+)
+
+// memoryWhatsAppSet stands in for WhatsApp and the event listeners.
+var memoryWhatsAppSet = wire.NewSet(
+	memory.NewWhatsApp, memory.NewPublisher,
+	wire.Bind(new(device.WhatsAppClient), new(*memory.WhatsApp)),
+	wire.Bind(new(device.EventPublisher), new(*memory.Publisher)),
+)
+
+func provideClock() application.Clock { return time.Now }
+
+func provideVerifier(cfg Config) *apikey.Verifier { return apikey.NewVerifier(cfg.APIKey) }
+
+// provideDatabase opens the configured database and brings its schema up to date.
+func provideDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*bun.DB, func(), error) {
+	db, closeDB, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	applied, err := database.Migrate(ctx, db)
+	if err != nil {
+		_ = closeDB()
+		return nil, nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("database migrated", "applied", applied)
+	}
+	return db, func() {
+		if err := closeDB(); err != nil {
+			log.Warn("close database", "err", err)
+		}
+	}, nil
+}
+
+// InMemory is a gateway whose outbound adapters all live in memory, for tests that drive
+// it from outside: they script WhatsApp and read the events published.
+type InMemory struct {
+	*Gateway
+	WhatsApp *memory.WhatsApp
+	Events   *memory.Publisher
+	Devices  *memory.Repository
+}

@@ -1,0 +1,22 @@
+//go:build wireinject
+
+package bootstrap
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/google/wire"
+)
+
+// Build wires the gateway as the binary runs it.
+func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(), error) {
+	wire.Build(coreSet, databaseSet, memoryWhatsAppSet)
+	return nil, nil, nil
+}
+
+// BuildInMemory wires the gateway with every outbound adapter in memory.
+func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
+	wire.Build(coreSet, memoryStoreSet, memoryWhatsAppSet, wire.Struct(new(InMemory), "*"))
+	return nil, nil
+}

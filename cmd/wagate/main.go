@@ -1,0 +1,100 @@
+// Command wagate runs the WhatsApp device gateway.
+//
+//	wagate            serve the REST API and Socket.io gateway (same as "wagate serve")
+//	wagate migrate    bring the database schema up to date and exit
+//
+// Configuration comes from the environment; see the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wagate/wagate/adapters/outbound/database"
+	"github.com/wagate/wagate/bootstrap"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wagate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	cfg, err := bootstrap.LoadConfig(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := cfg.Logger()
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log, stdout)
+	case "migrate":
+		return migrate(ctx, cfg, log)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: wagate [serve|migrate]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (usage: wagate [serve|migrate])", cmd)
+}
+
+func serve(ctx context.Context, cfg bootstrap.Config, log *slog.Logger, stdout io.Writer) error {
+	generated, err := cfg.ResolveAPIKey()
+	if err != nil {
+		return err
+	}
+	switch {
+	case generated:
+		// Shown once, on stdout rather than in the logs, which may be shipped elsewhere.
+		fmt.Fprintf(stdout, "\n  wagate generated an API key and saved it in %s:\n\n    %s\n\n"+
+			"  Send it as the X-API-Key header (or Authorization: Bearer) to the REST API,\n"+
+			"  and as apiKey to Socket.io. Set API_KEY to choose your own.\n\n", cfg.APIKeyPath(), cfg.APIKey)
+	case cfg.APIKey == "":
+		log.Warn("API_KEY is set to an empty string: no API key is configured, so every API and Socket.io call is refused with a configuration error")
+	}
+	gw, cleanup, err := bootstrap.Build(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return err
+	}
+	log.Info("wagate listening", "addr", ln.Addr().String(), "database", databaseKind(cfg))
+	return gw.Serve(ctx, ln)
+}
+
+func migrate(ctx context.Context, cfg bootstrap.Config, log *slog.Logger) error {
+	db, closeDB, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	applied, err := database.Migrate(ctx, db)
+	if err != nil {
+		return errors.Join(err, closeDB())
+	}
+	log.Info("database up to date", "applied", len(applied), "migrations", applied)
+	return closeDB()
+}
+
+func databaseKind(cfg bootstrap.Config) string {
+	if cfg.DatabaseURL == "" {
+		return "sqlite (" + cfg.DataDir + "/" + database.SQLiteFile + ")"
+	}
+	return "postgres"
+}
