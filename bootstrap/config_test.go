@@ -1,0 +1,66 @@
+package bootstrap
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := LoadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 3000 || cfg.DataDir != "./data" || cfg.DatabaseURL != "" || cfg.LogLevel != slog.LevelInfo || cfg.Addr() != ":3000" {
+		t.Fatalf("defaults %+v", cfg)
+	}
+}
+
+func TestLoadConfigRejectsBadValues(t *testing.T) {
+	_, err := LoadConfig(env(map[string]string{"PORT": "http", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml"}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, name := range []string{"PORT", "LOG_LEVEL", "LOG_FORMAT"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+func TestGeneratedKeyIsKept(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg, _ := LoadConfig(env(map[string]string{"DATA_DIR": dir}))
+	generated, err := cfg.ResolveAPIKey()
+	if err != nil || !generated || len(cfg.APIKey) < 40 {
+		t.Fatalf("first start: generated %v, key of %d chars, %v", generated, len(cfg.APIKey), err)
+	}
+	info, err := os.Stat(filepath.Join(dir, APIKeyFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v", err, info.Mode())
+	}
+	again, _ := LoadConfig(env(map[string]string{"DATA_DIR": dir}))
+	generated, err = again.ResolveAPIKey()
+	if err != nil || generated || again.APIKey != cfg.APIKey {
+		t.Fatalf("second start: generated %v, same key %v, %v", generated, again.APIKey == cfg.APIKey, err)
+	}
+}
+
+func TestExplicitKey(t *testing.T) {
+	dir := t.TempDir()
+	for _, key := range []string{"mine", ""} {
+		cfg, _ := LoadConfig(env(map[string]string{"DATA_DIR": dir, "API_KEY": key}))
+		if generated, err := cfg.ResolveAPIKey(); err != nil || generated || cfg.APIKey != key {
+			t.Fatalf("API_KEY=%q: key %q, generated %v, %v", key, cfg.APIKey, generated, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, APIKeyFile)); !os.IsNotExist(err) {
+		t.Fatal("a key file was written although API_KEY was set")
+	}
+}

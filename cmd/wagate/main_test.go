@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+// TestMain builds the real binary once; the tests run it as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wagate-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "wagate")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *strings.Builder
+	stderr *strings.Builder
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startBinary runs wagate in dir with env and waits until it answers /healthz.
+func startBinary(t *testing.T, dir string, env ...string) *process {
+	t.Helper()
+	port := freePort(t)
+	p := &process{cmd: exec.Command(binary), stdout: &strings.Builder{}, stderr: &strings.Builder{}}
+	p.cmd.Dir = dir
+	p.cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1"}, env...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	p.url = "http://127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if res, err := http.Get(p.url + "/healthz"); err == nil {
+			res.Body.Close()
+			return p
+		}
+	}
+	t.Fatalf("wagate did not start: %s", p.stderr)
+	return nil
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, p.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("wagate did not stop on SIGTERM")
+	}
+}
+
+func (p *process) get(t *testing.T, path, key string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", p.url+path, nil)
+	if key != "" {
+		req.Header.Set("X-API-Key", key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// keyFrom finds the generated key in what wagate printed.
+func keyFrom(out string) string {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if f := strings.TrimSpace(sc.Text()); strings.HasPrefix(f, "wag_") {
+			return f
+		}
+	}
+	return ""
+}
+
+func TestFirstStartGeneratesAndPrintsKeyOnce(t *testing.T) {
+	dir := t.TempDir()
+	p := startBinary(t, dir)
+	key := keyFrom(p.stdout.String())
+	if key == "" {
+		t.Fatalf("no key printed on first start:\n%s", p.stdout)
+	}
+	if status, body := p.get(t, "/api/v1/devices", key); status != 200 {
+		t.Fatalf("printed key refused: %d %s", status, body)
+	}
+	if status, _ := p.get(t, "/api/v1/devices", ""); status != 401 {
+		t.Fatalf("no key: %d", status)
+	}
+	p.stop(t)
+	if strings.Contains(p.stderr.String(), key) {
+		t.Fatal("the key was written to the logs")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "wagate.db")); err != nil {
+		t.Fatalf("embedded database not under ./data: %v", err)
+	}
+
+	p = startBinary(t, dir)
+	if strings.Contains(p.stdout.String(), key) || keyFrom(p.stdout.String()) != "" {
+		t.Fatal("the key was printed again on the second start")
+	}
+	if status, _ := p.get(t, "/api/v1/devices", key); status != 200 {
+		t.Fatalf("kept key refused after restart: %d", status)
+	}
+	p.stop(t)
+}
+
+func TestEmptyAPIKeyRefusesCalls(t *testing.T) {
+	p := startBinary(t, t.TempDir(), "API_KEY=")
+	if status, _ := p.get(t, "/healthz", ""); status != 200 {
+		t.Fatalf("healthz: %d", status)
+	}
+	status, body := p.get(t, "/api/v1/devices", "anything")
+	if status != 503 || !strings.Contains(body, "Server configuration error") {
+		t.Fatalf("REST call with no key configured: %d %s", status, body)
+	}
+	if !strings.Contains(p.stderr.String(), "API_KEY is set to an empty string") {
+		t.Fatalf("no warning logged:\n%s", p.stderr)
+	}
+	p.stop(t)
+}
+
+func TestSecondProcessOnSameDataDirIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	p := startBinary(t, dir, "API_KEY=k")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, binary)
+	second.Dir = dir
+	second.Env = append(os.Environ(), "API_KEY=k", "HOST=127.0.0.1", "PORT="+strconv.Itoa(freePort(t)))
+	out, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another wagate process") {
+		t.Fatalf("second process: %v\n%s", err, out)
+	}
+	p.stop(t)
+}
+
+func TestMigrateCommand(t *testing.T) {
+	dir := t.TempDir()
+	for i, want := range []string{"applied=1", "applied=0"} {
+		cmd := exec.Command(binary, "migrate")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("migrate run %d: %v\n%s", i+1, err, out)
+		}
+	}
+}
