@@ -11,12 +11,12 @@ import (
 type Kind string
 
 const (
-	KindInvalid      Kind = "invalid_request"    // the request is well formed but breaks a rule
-	KindNotFound     Kind = "not_found"    // the thing asked for does not exist
-	KindConflict     Kind = "conflict"     // the thing exists but is in the wrong state
-	KindUnauthorized Kind = "unauthorized" // the caller is not allowed in
-	KindUnavailable  Kind = "unavailable"  // a dependency cannot serve the request now
-	KindInternal     Kind = "internal"     // a bug or an unexpected failure; never shown as is
+	KindInvalid      Kind = "invalid_request" // the request is well formed but breaks a rule
+	KindNotFound     Kind = "not_found"       // the thing asked for does not exist
+	KindConflict     Kind = "conflict"        // the thing exists but is in the wrong state
+	KindUnauthorized Kind = "unauthorized"    // the caller is not allowed in
+	KindUnavailable  Kind = "unavailable"     // a dependency cannot serve the request now
+	KindInternal     Kind = "internal"        // a bug or an unexpected failure; never shown as is
 )
 
 // Error is an error with a kind and a message that is safe to show to the caller.
