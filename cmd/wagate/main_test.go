@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,8 +37,26 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout *strings.Builder
-	stderr *strings.Builder
+	stdout *output
+	stderr *output
+}
+
+// output collects what the process writes while the test reads it.
+type output struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }
 
 func freePort(t *testing.T) int {
@@ -54,7 +73,7 @@ func freePort(t *testing.T) int {
 func startBinary(t *testing.T, dir string, env ...string) *process {
 	t.Helper()
 	port := freePort(t)
-	p := &process{cmd: exec.Command(binary), stdout: &strings.Builder{}, stderr: &strings.Builder{}}
+	p := &process{cmd: exec.Command(binary), stdout: &output{}, stderr: &output{}}
 	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1"}, env...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
