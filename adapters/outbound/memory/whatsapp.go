@@ -113,11 +113,10 @@ func (w *WhatsApp) Logout(_ context.Context, s device.Session) error {
 	return nil
 }
 
-func (w *WhatsApp) Remove(_ context.Context, s device.Session) error {
+func (w *WhatsApp) Remove(ctx context.Context, s device.Session) error {
+	_ = w.Logout(ctx, s)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.end(s.DeviceID)
-	delete(w.links, s.JID)
 	w.removed[s.DeviceID] = true
 	return nil
 }
