@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -58,12 +57,10 @@ func readJSON(r *http.Request, v any, allowEmpty bool) error {
 
 func (s *Server) ctlInfo(w http.ResponseWriter, r *http.Request) {
 	info := s.Info()
-	// Behind a proxy or when mounted on a foreign server, the URL the
-	// caller reached us at is the one to report.
-	if r.Host != "" && !strings.HasPrefix(info.ServerURL, "ws://"+r.Host+"/") {
-		if s.URL() == "" {
-			info.ServerURL = "ws://" + r.Host + "/ws/chat"
-		}
+	// Mounted on someone else's server (Handler without Listen), the
+	// address the caller reached us at is the one to report.
+	if info.ServerURL == "" {
+		info.ServerURL = "ws://" + r.Host + "/ws/chat"
 	}
 	writeJSON(w, http.StatusOK, info)
 }

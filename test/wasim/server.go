@@ -119,6 +119,21 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
+// Listen opens a TCP listener on addr ("host:port", port 0 for any) and
+// makes its URL the one Info reports. Pass the listener to Serve.
+func (s *Server) Listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.url == "" {
+		s.url = websocketURL(l.Addr())
+	}
+	s.mu.Unlock()
+	return l, nil
+}
+
 // Serve accepts connections on l until Close. It returns
 // http.ErrServerClosed after Close.
 func (s *Server) Serve(l net.Listener) error {

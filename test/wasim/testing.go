@@ -3,7 +3,6 @@ package wasim
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -33,7 +32,7 @@ func Start(tb testing.TB, opts ...Options) *Server {
 	if err := TrustRootKey(srv.RootPublicKey()); err != nil {
 		tb.Fatalf("wasim: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := srv.Listen("127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("wasim: listen: %v", err)
 	}
