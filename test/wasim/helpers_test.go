@@ -57,7 +57,9 @@ func newClient(t testing.TB, srv *wasim.Server, dbPath string) *testClient {
 	if verbose {
 		dbLog = waLog.Stdout("DB", "INFO", false)
 	}
-	container, err := sqlstore.New(ctx, "sqlite", "file:"+dbPath+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)", dbLog)
+	// synchronous(OFF): test databases need no durability, and fsyncs dominate
+	// the cost of pairing (whatsmeow stores 812 prekeys).
+	container, err := sqlstore.New(ctx, "sqlite", "file:"+dbPath+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)", dbLog)
 	if err != nil {
 		t.Fatalf("sqlstore: %v", err)
 	}
