@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"time"
 )
 
@@ -14,7 +15,7 @@ import (
 
 func (s *Server) registerControl(mux *http.ServeMux) {
 	mux.HandleFunc("GET /control/info", s.ctlInfo)
-	mux.HandleFunc("GET /control/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
+	mux.HandleFunc("GET /control/stats", s.ctlStats)
 	mux.HandleFunc("POST /control/scan", s.ctlScan)
 	mux.HandleFunc("POST /control/pair-code", s.ctlPairCode)
 	mux.HandleFunc("POST /control/messages", s.ctlSendText)
@@ -63,6 +64,15 @@ func (s *Server) ctlInfo(w http.ResponseWriter, r *http.Request) {
 		info.ServerURL = "ws://" + r.Host + "/ws/chat"
 	}
 	writeJSON(w, http.StatusOK, info)
+}
+
+// ctlStats returns Stats; ?gc=1 runs a garbage collection first so that
+// the memory figures are comparable between calls.
+func (s *Server) ctlStats(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("gc") == "1" {
+		runtime.GC()
+	}
+	writeJSON(w, http.StatusOK, s.Stats())
 }
 
 func (s *Server) ctlScan(w http.ResponseWriter, r *http.Request) {

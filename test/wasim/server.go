@@ -236,8 +236,9 @@ type Stats struct {
 	MaxConcurrentLoginsPerDevice int `json:"maxConcurrentLoginsPerDevice"`
 	// HeapInuseBytes and Goroutines describe the whole simulator process;
 	// they are there to measure memory per connection.
-	HeapInuseBytes uint64 `json:"heapInuseBytes"`
-	Goroutines     int    `json:"goroutines"`
+	HeapInuseBytes  uint64 `json:"heapInuseBytes"`
+	StackInuseBytes uint64 `json:"stackInuseBytes"`
+	Goroutines      int    `json:"goroutines"`
 }
 
 // Stats returns the current counters.
@@ -258,6 +259,7 @@ func (s *Server) Stats() Stats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	st.HeapInuseBytes = ms.HeapInuse
+	st.StackInuseBytes = ms.StackInuse
 	st.Goroutines = runtime.NumGoroutine()
 	return st
 }
