@@ -220,9 +220,6 @@ func (c *conn) send(node waBinary.Node) error {
 	return nil
 }
 
-// sendAsync sends from a new goroutine, for callers that hold Server.mu.
-func (c *conn) sendAsync(node waBinary.Node) { go func() { _ = c.send(node) }() }
-
 func (c *conn) readLoop(fr *frameReader) {
 	for {
 		_, msg, err := c.ws.Read(c.ctx)

@@ -86,13 +86,6 @@ func iqError(req *waBinary.Node, code int, text string) waBinary.Node {
 	}, Content: []waBinary.Node{{Tag: "error", Attrs: waBinary.Attrs{"code": strconv.Itoa(code), "text": text}}}}
 }
 
-// loggedInDevice returns the device c is logged in as, or nil.
-func (s *Server) loggedInDevice(c *conn) *device {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return c.device
-}
-
 func (s *Server) handlePreKeyCount(c *conn, node *waBinary.Node) {
 	count := 0
 	s.mu.Lock()
