@@ -1,0 +1,301 @@
+package wasim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mau.fi/libsignal/keys/prekey"
+	"go.mau.fi/libsignal/protocol"
+	"google.golang.org/protobuf/proto"
+
+	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+)
+
+// TextMessage is a contact sending a text to an account.
+type TextMessage struct {
+	// From is the contact's phone number. Any number works; it does not
+	// have to be known to the simulator.
+	From string `json:"from"`
+	// To is the account's phone number; it must have a linked device.
+	To   string `json:"to"`
+	Text string `json:"text"`
+	// PushName is the contact's display name (events.Message Info.PushName).
+	PushName string `json:"pushName,omitempty"`
+}
+
+// SentText is the result of SendText.
+type SentText struct {
+	ID string `json:"id"`
+	// Devices is the number of linked devices the message was encrypted for.
+	Devices int `json:"devices"`
+}
+
+// SentMessage is a message a linked device sent, as its recipient decrypted it.
+type SentMessage struct {
+	ID         string    `json:"id"`
+	From       string    `json:"from"` // the account's phone number
+	FromDevice uint16    `json:"fromDevice"`
+	To         string    `json:"to"`             // the recipient's phone number
+	Text       string    `json:"text"`           // empty for non-text messages
+	Type       string    `json:"type,omitempty"` // the stanza type: text, media, reaction, ...
+	Timestamp  time.Time `json:"timestamp"`
+	// Error is set when the recipient could not decrypt the message.
+	Error string `json:"error,omitempty"`
+}
+
+// pendingMessage is an encrypted message queued for one device until the
+// device sends a receipt for it.
+type pendingMessage struct {
+	id   string
+	node waBinary.Node
+}
+
+func removePending(pending []pendingMessage, ids ...string) []pendingMessage {
+	return slices.DeleteFunc(pending, func(p pendingMessage) bool { return slices.Contains(ids, p.id) })
+}
+
+// newMessageID looks like the ids WhatsApp clients generate.
+func newMessageID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return "3EB0" + strings.ToUpper(hex.EncodeToString(b))
+}
+
+const maxTextBytes = 64 << 10
+
+// SendText has contact req.From send req.Text to every linked device of
+// account req.To. Each device gets its own Signal-encrypted copy
+// (<message from=PN sender_lid=LID><enc type="pkmsg"|"msg">); devices that
+// are offline get it when they next connect. The client sees
+// events.Message with Info.Sender = From's phone JID.
+func (s *Server) SendText(ctx context.Context, req TextMessage) (SentText, error) {
+	from, err := normalizePhone(req.From)
+	if err != nil {
+		return SentText{}, err
+	}
+	to, err := normalizePhone(req.To)
+	if err != nil {
+		return SentText{}, err
+	}
+	switch {
+	case from == to:
+		return SentText{}, badRequest("invalid_message", "from and to are the same number")
+	case req.Text == "":
+		return SentText{}, badRequest("invalid_message", "text is empty")
+	case len(req.Text) > maxTextBytes || !utf8.ValidString(req.Text):
+		return SentText{}, badRequest("invalid_message", "text must be valid UTF-8 of at most %d bytes", maxTextBytes)
+	}
+	body, err := proto.Marshal(&waE2E.Message{Conversation: proto.String(req.Text)})
+	if err != nil {
+		return SentText{}, internalError(err)
+	}
+	id := newMessageID()
+	now := time.Now()
+
+	type delivery struct {
+		c    *conn
+		node waBinary.Node
+	}
+	var deliveries []delivery
+	var lowKeys []*conn
+
+	s.mu.Lock()
+	acct, err := s.accountLocked(to)
+	if err != nil {
+		s.mu.Unlock()
+		return SentText{}, err
+	}
+	if len(acct.devices) == 0 {
+		s.mu.Unlock()
+		return SentText{}, conflict("no_devices", "%s has no linked device", to)
+	}
+	sender := s.userLocked(from)
+	if req.PushName != "" {
+		sender.pushName = req.PushName
+	}
+	ids := make([]uint16, 0, len(acct.devices))
+	for id := range acct.devices {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	attrs := waBinary.Attrs{
+		"from":       sender.pnJID(),
+		"sender_lid": sender.lidJID(),
+		"id":         id,
+		"t":          strconv.FormatInt(now.Unix(), 10),
+		"type":       "text",
+	}
+	if sender.pushName != "" {
+		attrs["notify"] = sender.pushName
+	}
+	for _, devID := range ids {
+		d := acct.devices[devID]
+		// The contact's sessions are keyed by the device's LID address,
+		// the identity whatsmeow encrypts its replies with.
+		addr := protocol.NewSignalAddress(acct.lid, uint32(d.id))
+		countBefore := d.preKeyCount
+		ct, encType, err := sender.phone0.encryptMessage(ctx, addr, func() *prekey.Bundle { return deviceBundle(d) }, padMessage(slices.Clone(body)))
+		if err != nil {
+			s.mu.Unlock()
+			return SentText{}, internalError(err)
+		}
+		node := waBinary.Node{Tag: "message", Attrs: attrs, Content: []waBinary.Node{
+			{Tag: "enc", Attrs: waBinary.Attrs{"v": "2", "type": encType}, Content: ct},
+		}}
+		if len(d.pending) >= maxPendingPerDevice {
+			d.pending = d.pending[1:]
+		}
+		d.pending = append(d.pending, pendingMessage{id: id, node: node})
+		if d.active != nil {
+			deliveries = append(deliveries, delivery{d.active, node})
+			if countBefore >= lowPreKeyCount && d.preKeyCount < lowPreKeyCount {
+				lowKeys = append(lowKeys, d.active)
+			}
+		}
+	}
+	s.mu.Unlock()
+
+	for _, dl := range deliveries {
+		_ = dl.c.send(dl.node)
+	}
+	for _, c := range lowKeys {
+		s.notifyPreKeyCount(c)
+	}
+	return SentText{ID: id, Devices: len(ids)}, nil
+}
+
+// lowPreKeyCount is whatsmeow's MinPreKeyCount: below it the client uploads
+// a new batch when told.
+const lowPreKeyCount = 5
+
+func (s *Server) notifyPreKeyCount(c *conn) {
+	s.mu.Lock()
+	count := 0
+	if c.device != nil {
+		count = c.device.preKeyCount
+	}
+	s.mu.Unlock()
+	_ = c.send(waBinary.Node{Tag: "notification", Attrs: waBinary.Attrs{
+		"from": types.ServerJID, "type": "encrypt", "id": s.newStanzaID(),
+		"t": strconv.FormatInt(time.Now().Unix(), 10),
+	}, Content: []waBinary.Node{{Tag: "count", Attrs: waBinary.Attrs{"value": strconv.Itoa(count)}}}})
+}
+
+// handleOutgoingMessage receives a message a linked device sends. The
+// recipient's phone decrypts its copy and the result is logged for Sent;
+// copies for other devices (the sender's own phone and companions) are
+// dropped. The ack is what makes whatsmeow's SendMessage return.
+func (s *Server) handleOutgoingMessage(c *conn, node *waBinary.Node) {
+	id, _ := node.Attrs["id"].(string)
+	to, _ := node.Attrs["to"].(types.JID)
+	msgType, _ := node.Attrs["type"].(string)
+	now := time.Now()
+
+	s.mu.Lock()
+	d := c.device
+	var recipient *user
+	if d != nil && !to.IsEmpty() {
+		recipient = s.userByJIDLocked(to.ToNonAD())
+	}
+	s.mu.Unlock()
+	if d == nil {
+		_ = c.send(waBinary.Node{Tag: "ack", Attrs: waBinary.Attrs{"class": "message", "id": id, "error": "401"}})
+		return
+	}
+
+	decrypted := false
+	if recipient != nil && recipient != d.user {
+		rec := SentMessage{ID: id, From: d.user.phone, FromDevice: d.id, To: recipient.phone, Type: msgType, Timestamp: now}
+		if enc, ok := findEnc(node, recipient); !ok {
+			rec.Error = "no copy encrypted for the recipient's phone"
+		} else {
+			addr := protocol.NewSignalAddress(d.user.lid, uint32(d.id))
+			encType, _ := enc.Attrs["type"].(string)
+			content, _ := enc.Content.([]byte)
+			msg, err := recipient.phone0.decryptMessage(context.Background(), addr, encType, content)
+			if err != nil {
+				rec.Error = err.Error()
+				c.log.Warn("recipient cannot decrypt message", "id", id, "to", recipient.phone, "err", err)
+			} else {
+				rec.Text = textOf(msg)
+				decrypted = true
+			}
+		}
+		s.mu.Lock()
+		if len(d.user.sent) >= maxSentPerAccount {
+			d.user.sent = d.user.sent[1:]
+		}
+		d.user.sent = append(d.user.sent, rec)
+		s.mu.Unlock()
+	}
+	_ = c.send(waBinary.Node{Tag: "ack", Attrs: waBinary.Attrs{
+		"class": "message", "id": id, "from": to, "t": strconv.FormatInt(now.Unix(), 10),
+	}})
+	if decrypted {
+		// The recipient's phone confirms delivery (events.Receipt).
+		_ = c.send(waBinary.Node{Tag: "receipt", Attrs: waBinary.Attrs{
+			"from": to, "id": id, "t": strconv.FormatInt(time.Now().Unix(), 10),
+		}})
+	}
+}
+
+// findEnc returns the <enc> addressed to the recipient's phone (device 0).
+func findEnc(node *waBinary.Node, recipient *user) (waBinary.Node, bool) {
+	for _, child := range node.GetChildren() {
+		switch child.Tag {
+		case "enc":
+			return child, true
+		case "participants":
+			for _, to := range child.GetChildren() {
+				jid, ok := to.Attrs["jid"].(types.JID)
+				if to.Tag != "to" || !ok || jid.Device != 0 || (jid.User != recipient.lid && jid.User != recipient.phone) {
+					continue
+				}
+				if enc, ok := to.GetOptionalChildByTag("enc"); ok {
+					return enc, true
+				}
+			}
+		}
+	}
+	return waBinary.Node{}, false
+}
+
+// decryptMessage decrypts, unpads and parses a device's message.
+func (p *party) decryptMessage(ctx context.Context, addr *protocol.SignalAddress, encType string, content []byte) (*waE2E.Message, error) {
+	plaintext, err := p.decrypt(ctx, addr, encType, content)
+	if err != nil {
+		return nil, err
+	}
+	if plaintext, err = unpadMessage(plaintext); err != nil {
+		return nil, err
+	}
+	var msg waE2E.Message
+	if err := proto.Unmarshal(plaintext, &msg); err != nil {
+		return nil, err
+	}
+	return &msg, nil
+}
+
+// Sent returns what the linked devices of account phone sent, in order, as
+// the recipients decrypted it.
+func (s *Server) Sent(phone string) ([]SentMessage, error) {
+	phone, err := normalizePhone(phone)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.accountLocked(phone)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(u.sent), nil
+}
