@@ -10,6 +10,7 @@ all: build
 
 build:
 	$(GO) build -o $(BIN)/wagate ./cmd/wagate
+	$(GO) build -o $(BIN)/wasim ./cmd/wasim
 
 run: build
 	./$(BIN)/wagate
