@@ -156,8 +156,12 @@ func TestLinkFlow(t *testing.T) {
 	if _, err := f.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID}); domain.KindOf(err) != domain.KindConflict {
 		t.Fatalf("second connect: %v, want conflict", err)
 	}
-	if _, err := f.wa.Scan(id, "15551234567", "Ann"); err != nil {
+	link, err := f.wa.Scan(id, "15551234567", "Ann")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !f.wa.Linked(link.JID) {
+		t.Fatal("the link was not stored")
 	}
 	if s := f.status(t, d.ID); s != "ready" {
 		t.Fatalf("after scan: %s", s)
@@ -185,7 +189,7 @@ func TestLinkFlow(t *testing.T) {
 			t.Fatalf("message %+v", m)
 		}
 	}
-	if f.wa.Connected(id) || f.wa.Linked("15551234567.0:1@s.whatsapp.net") {
+	if f.wa.Connected(id) || f.wa.Linked(link.JID) {
 		t.Fatal("logout left the session or its link behind")
 	}
 	if _, err := f.app.Commands.LogoutDevice.Handle(ctx, application.LogoutDevice{ID: d.ID}); domain.KindOf(err) != domain.KindConflict {

@@ -25,6 +25,7 @@ type Device struct {
 	pushName             string
 	businessName         string
 	lastDisconnectReason Reason
+	banExpiresAt         time.Time
 	qr                   string
 	qrExpiresAt          time.Time
 	createdAt            time.Time
@@ -45,7 +46,8 @@ type Snapshot struct {
 	PushName             string
 	BusinessName         string
 	LastDisconnectReason Reason
-	QR                   string // the QR code waiting to be scanned, while pairing
+	BanExpiresAt         time.Time // when the temporary ban that stopped the device ends
+	QR                   string    // the QR code waiting to be scanned, while pairing
 	QRExpiresAt          time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
@@ -68,7 +70,7 @@ func Rehydrate(s Snapshot) *Device {
 	return &Device{
 		id: s.ID, name: s.Name, status: s.Status, jid: s.JID, phoneNumber: s.PhoneNumber,
 		pushName: s.PushName, businessName: s.BusinessName, lastDisconnectReason: s.LastDisconnectReason,
-		qr: s.QR, qrExpiresAt: s.QRExpiresAt,
+		banExpiresAt: s.BanExpiresAt, qr: s.QR, qrExpiresAt: s.QRExpiresAt,
 		createdAt: s.CreatedAt, updatedAt: s.UpdatedAt, lastConnectedAt: s.LastConnectedAt,
 	}
 }
@@ -78,7 +80,7 @@ func (d *Device) Snapshot() Snapshot {
 	return Snapshot{
 		ID: d.id, Name: d.name, Status: d.status, JID: d.jid, PhoneNumber: d.phoneNumber,
 		PushName: d.pushName, BusinessName: d.businessName, LastDisconnectReason: d.lastDisconnectReason,
-		QR: d.qr, QRExpiresAt: d.qrExpiresAt,
+		BanExpiresAt: d.banExpiresAt, QR: d.qr, QRExpiresAt: d.qrExpiresAt,
 		CreatedAt: d.createdAt, UpdatedAt: d.updatedAt, LastConnectedAt: d.lastConnectedAt,
 	}
 }
@@ -192,6 +194,7 @@ func (d *Device) MarkReady(pushName string, now time.Time) error {
 		d.pushName = pushName
 	}
 	d.lastConnectedAt = stamp(now)
+	d.banExpiresAt = time.Time{}
 	d.record(Ready{header(d.id, now), d.phoneNumber})
 	return nil
 }
@@ -214,9 +217,15 @@ func (d *Device) Stop(reason Reason, now time.Time) error {
 	return d.disconnect(StatusDisconnected, reason, now)
 }
 
-// Fail records that WhatsApp refused the session.
-func (d *Device) Fail(reason Reason, now time.Time) error {
-	return d.disconnect(StatusFailed, reason, now)
+// Fail records that WhatsApp refused the session; until is when a temporary ban ends.
+func (d *Device) Fail(reason Reason, until, now time.Time) error {
+	if err := d.disconnect(StatusFailed, reason, now); err != nil {
+		return err
+	}
+	if !until.IsZero() {
+		d.banExpiresAt = stamp(until)
+	}
+	return nil
 }
 
 func (d *Device) disconnect(to Status, reason Reason, now time.Time) error {

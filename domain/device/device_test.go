@@ -68,7 +68,7 @@ func TestMethodsFollowTable(t *testing.T) {
 		"MarkReady":      func(d *Device) error { return d.MarkReady("", t0) },
 		"LoseConnection": func(d *Device) error { return d.LoseConnection(ReasonConnectionLost, t0) },
 		"Stop":           func(d *Device) error { return d.Stop(ReasonQRTimeout, t0) },
-		"Fail":           func(d *Device) error { return d.Fail(ReasonTemporaryBan, t0) },
+		"Fail":           func(d *Device) error { return d.Fail(ReasonTemporaryBan, t0.Add(time.Hour), t0) },
 		"LogOut":         func(d *Device) error { return d.LogOut(ReasonLoggedOut, t0) },
 	}
 	for _, from := range Statuses {

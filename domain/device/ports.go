@@ -2,8 +2,10 @@ package device
 
 import (
 	"context"
+	"io"
 
 	"github.com/wagate/wagate/domain"
+	"github.com/wagate/wagate/domain/message"
 )
 
 // Repository stores devices. Get, Update and Delete fail with a domain.KindNotFound error
@@ -46,6 +48,15 @@ type WhatsAppClient interface {
 	Logout(ctx context.Context, s Session) error
 	// Remove ends the session and deletes everything kept for the device.
 	Remove(ctx context.Context, s Session) error
+	// PairPhone asks WhatsApp for a pairing code for phoneNumber (digits) while the
+	// session is pairing: the user types it on the phone instead of scanning a QR code.
+	PairPhone(ctx context.Context, id ID, phoneNumber string) (code string, err error)
+	// Send sends a message from the device's account. It fails with a domain.KindInvalid
+	// error for a bad recipient and domain.KindConflict when the session is not connected.
+	Send(ctx context.Context, id ID, m message.Outgoing) (message.Receipt, error)
+	// Media opens the file of a message the device received; domain.KindNotFound when
+	// there is none.
+	Media(ctx context.Context, id ID, messageID string) (io.ReadCloser, message.Media, error)
 }
 
 // Session names a device's session for the WhatsApp client.

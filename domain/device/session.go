@@ -36,8 +36,12 @@ type SessionDisconnected struct {
 // SessionLoggedOut: the link is gone (removed from the phone); its data was deleted.
 type SessionLoggedOut struct{ Reason Reason }
 
-// SessionFailed: WhatsApp refused the session; it will not retry by itself.
-type SessionFailed struct{ Reason Reason }
+// SessionFailed: WhatsApp refused the session; it will not retry by itself. Until is
+// when a temporary ban ends (zero otherwise).
+type SessionFailed struct {
+	Reason Reason
+	Until  time.Time
+}
 
 func (SessionQR) sessionEvent()           {}
 func (SessionPaired) sessionEvent()       {}
@@ -67,7 +71,7 @@ func (d *Device) Apply(ev SessionEvent, now time.Time) error {
 	case SessionLoggedOut:
 		return d.LogOut(ev.Reason, now)
 	case SessionFailed:
-		return d.Fail(ev.Reason, now)
+		return d.Fail(ev.Reason, ev.Until, now)
 	}
 	return domain.Errorf(domain.KindInvalid, "session event %T does not change a device", ev)
 }

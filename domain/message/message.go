@@ -29,11 +29,21 @@ type Message struct {
 	FromMe    bool   // sent by the account itself, from this or another of its devices
 	IsGroup   bool
 	Type      Type
-	Text      string // body of a text message
-	Caption   string // caption of an image, video or document
-	Media     *Media // set for image, video, audio, document and sticker messages
-	QuotedID  string // id of the message this one replies to
+	Text      string   // body of a text message
+	Caption   string   // caption of an image, video or document
+	Media     *Media   // set for image, video, audio, document and sticker messages
+	QuotedID  string   // id of the message this one replies to
+	Mentions  []string // JIDs mentioned in the text
+	Location  *Location
+	Contact   *ReceivedContact
+	Reaction  *Reaction
 	Timestamp time.Time
+}
+
+// ReceivedContact is a contact card as received: its display name and vCard.
+type ReceivedContact struct {
+	Name  string
+	VCard string
 }
 
 // Sender identifies who sent a message. WhatsApp addresses many senders by a LID (an
@@ -44,7 +54,8 @@ type Sender struct {
 	LID         string // user@lid, when known
 }
 
-// Media describes an attached file without its content.
+// Media describes an attached file without its content; the file itself is fetched
+// through the device (GET /api/v1/devices/:id/messages/:messageId/media).
 type Media struct {
 	MimeType string
 	Size     int64

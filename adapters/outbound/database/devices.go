@@ -32,6 +32,7 @@ type deviceRow struct {
 	PushName             string    `bun:"push_name,notnull"`
 	BusinessName         string    `bun:"business_name,notnull"`
 	LastDisconnectReason string    `bun:"last_disconnect_reason,notnull"`
+	BanExpiresAt         time.Time `bun:"ban_expires_at,nullzero"`
 	QR                   string    `bun:"qr,notnull"`
 	QRExpiresAt          time.Time `bun:"qr_expires_at,nullzero"`
 	CreatedAt            time.Time `bun:"created_at,notnull"`
@@ -44,7 +45,7 @@ func toRow(d *device.Device) *deviceRow {
 	return &deviceRow{
 		ID: s.ID.String(), Name: s.Name, Status: s.Status.String(), JID: s.JID,
 		PhoneNumber: s.PhoneNumber, PushName: s.PushName, BusinessName: s.BusinessName,
-		LastDisconnectReason: string(s.LastDisconnectReason), QR: s.QR, QRExpiresAt: s.QRExpiresAt,
+		LastDisconnectReason: string(s.LastDisconnectReason), BanExpiresAt: s.BanExpiresAt, QR: s.QR, QRExpiresAt: s.QRExpiresAt,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, LastConnectedAt: s.LastConnectedAt,
 	}
 }
@@ -63,7 +64,7 @@ func (r *deviceRow) device() (*device.Device, error) {
 	return device.Rehydrate(device.Snapshot{
 		ID: device.ID(r.ID), Name: r.Name, Status: status, JID: r.JID,
 		PhoneNumber: r.PhoneNumber, PushName: r.PushName, BusinessName: r.BusinessName,
-		LastDisconnectReason: device.Reason(r.LastDisconnectReason), QR: r.QR, QRExpiresAt: utc(r.QRExpiresAt),
+		LastDisconnectReason: device.Reason(r.LastDisconnectReason), BanExpiresAt: utc(r.BanExpiresAt), QR: r.QR, QRExpiresAt: utc(r.QRExpiresAt),
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt), LastConnectedAt: utc(r.LastConnectedAt),
 	}), nil
 }

@@ -1,10 +1,14 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,14 +31,23 @@ type WhatsApp struct {
 	links    map[string]device.Link // stored logins, by JID
 	connErr  error                  // returned by the next Connect
 	removed  map[device.ID]bool
+	sent     map[device.ID][]message.Outgoing
+	files    map[string]file // received media, by device and message id
 }
 
 type session struct {
-	id    device.ID
-	jid   string
-	h     device.SessionHandler
-	queue chan func()
-	qr    string
+	id        device.ID
+	jid       string
+	h         device.SessionHandler
+	queue     chan func()
+	qr        string
+	pairCode  string
+	pairPhone string
+}
+
+type file struct {
+	data []byte
+	meta message.Media
 }
 
 var _ device.WhatsAppClient = (*WhatsApp)(nil)
@@ -45,6 +58,8 @@ func NewWhatsApp() *WhatsApp {
 		sessions:  make(map[device.ID]*session),
 		links:     make(map[string]device.Link),
 		removed:   make(map[device.ID]bool),
+		sent:      make(map[device.ID][]message.Outgoing),
+		files:     make(map[string]file),
 	}
 }
 
@@ -162,15 +177,86 @@ func (w *WhatsApp) QR(id device.ID) (string, error) {
 	return s.qr, nil
 }
 
+func (w *WhatsApp) PairPhone(_ context.Context, id device.ID, phoneNumber string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.sessions[id]
+	if !ok || s.qr == "" {
+		return "", domain.Errorf(domain.KindConflict, "device %s is not pairing", id)
+	}
+	code := rand.Text()
+	s.pairCode, s.pairPhone = code[:4]+"-"+code[4:8], phoneNumber
+	return s.pairCode, nil
+}
+
+func (w *WhatsApp) Send(_ context.Context, id device.ID, m message.Outgoing) (message.Receipt, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.sessions[id]
+	if !ok || s.jid == "" {
+		return message.Receipt{}, domain.Errorf(domain.KindConflict, "device %s is not connected", id)
+	}
+	to := m.To
+	if digits, ok := message.PhoneNumber(to); ok {
+		to = digits + "@s.whatsapp.net"
+	} else if !strings.Contains(to, "@") {
+		return message.Receipt{}, domain.Errorf(domain.KindInvalid, "recipient %q is not a phone number or a JID", m.To)
+	}
+	w.sent[id] = append(w.sent[id], m)
+	return message.Receipt{ID: "3EB0" + rand.Text()[:16], To: to, Timestamp: time.Now().UTC()}, nil
+}
+
+func (w *WhatsApp) Media(_ context.Context, id device.ID, messageID string) (io.ReadCloser, message.Media, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f, ok := w.files[string(id)+"/"+messageID]
+	if !ok {
+		return nil, message.Media{}, domain.Errorf(domain.KindNotFound, "message %s has no media on this device", messageID)
+	}
+	return io.NopCloser(bytes.NewReader(f.data)), f.meta, nil
+}
+
+// Sent returns the messages sent from the device, in order.
+func (w *WhatsApp) Sent(id device.ID) []message.Outgoing {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.sent[id])
+}
+
 // Scan plays the phone scanning the device's QR code: the session reports the pairing
 // and then the connection, and the login is stored for the next Connect.
 func (w *WhatsApp) Scan(id device.ID, phoneNumber, pushName string) (device.Link, error) {
-	link := device.Link{JID: phoneNumber + ".0:1@s.whatsapp.net", PhoneNumber: phoneNumber, PushName: pushName}
-	err := w.send(id, false, func(s *session) ([]device.SessionEvent, error) {
+	return w.link(id, phoneNumber, pushName, func(s *session) error {
 		if s.qr == "" {
-			return nil, fmt.Errorf("memory whatsapp: device %s is not showing a QR code", id)
+			return fmt.Errorf("memory whatsapp: device %s is not showing a QR code", id)
 		}
-		s.qr, s.jid = "", link.JID
+		return nil
+	})
+}
+
+// EnterCode plays the phone entering the pairing code that PairPhone returned.
+func (w *WhatsApp) EnterCode(id device.ID, code, pushName string) (device.Link, error) {
+	var phone string
+	w.mu.Lock()
+	if s, ok := w.sessions[id]; ok {
+		phone = s.pairPhone
+	}
+	w.mu.Unlock()
+	return w.link(id, phone, pushName, func(s *session) error {
+		if s.pairCode == "" || s.pairCode != code {
+			return fmt.Errorf("memory whatsapp: wrong pairing code for device %s", id)
+		}
+		return nil
+	})
+}
+
+func (w *WhatsApp) link(id device.ID, phoneNumber, pushName string, check func(*session) error) (device.Link, error) {
+	link := device.Link{JID: phoneNumber + ":1@s.whatsapp.net", PhoneNumber: phoneNumber, PushName: pushName}
+	err := w.send(id, false, func(s *session) ([]device.SessionEvent, error) {
+		if err := check(s); err != nil {
+			return nil, err
+		}
+		s.qr, s.pairCode, s.jid = "", "", link.JID
 		w.links[link.JID] = link
 		return []device.SessionEvent{device.SessionPaired{Link: link}, device.SessionConnected{PushName: pushName}}, nil
 	})
@@ -188,9 +274,13 @@ func (w *WhatsApp) NextQR(id device.ID) (string, error) {
 	return code, err
 }
 
-// Deliver plays a message arriving on the device.
-func (w *WhatsApp) Deliver(id device.ID, m message.Message) error {
+// Deliver plays a message arriving on the device. data is the content of its media,
+// if it has any.
+func (w *WhatsApp) Deliver(id device.ID, m message.Message, data ...byte) error {
 	return w.send(id, false, func(*session) ([]device.SessionEvent, error) {
+		if m.Media != nil {
+			w.files[string(id)+"/"+m.ID] = file{data: data, meta: *m.Media}
+		}
 		return []device.SessionEvent{device.SessionMessage{Message: m}}, nil
 	})
 }
@@ -215,10 +305,10 @@ func (w *WhatsApp) Unlink(id device.ID) error {
 	})
 }
 
-// Fail plays WhatsApp refusing the session for reason.
-func (w *WhatsApp) Fail(id device.ID, reason device.Reason) error {
+// Fail plays WhatsApp refusing the session for reason, until a time for a ban.
+func (w *WhatsApp) Fail(id device.ID, reason device.Reason, until time.Time) error {
 	return w.send(id, true, func(*session) ([]device.SessionEvent, error) {
-		return []device.SessionEvent{device.SessionFailed{Reason: reason}}, nil
+		return []device.SessionEvent{device.SessionFailed{Reason: reason, Until: until}}, nil
 	})
 }
 

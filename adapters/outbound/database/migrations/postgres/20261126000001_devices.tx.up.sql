@@ -7,6 +7,7 @@ CREATE TABLE devices (
     push_name              text        NOT NULL DEFAULT '',
     business_name          text        NOT NULL DEFAULT '',
     last_disconnect_reason text        NOT NULL DEFAULT '',
+    ban_expires_at         timestamptz,
     qr                     text        NOT NULL DEFAULT '',
     qr_expires_at          timestamptz,
     created_at             timestamptz NOT NULL,

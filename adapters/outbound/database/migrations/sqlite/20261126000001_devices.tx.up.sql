@@ -7,6 +7,7 @@ CREATE TABLE devices (
     push_name              TEXT        NOT NULL DEFAULT '',
     business_name          TEXT        NOT NULL DEFAULT '',
     last_disconnect_reason TEXT        NOT NULL DEFAULT '',
+    ban_expires_at         TIMESTAMP,
     qr                     TEXT        NOT NULL DEFAULT '',
     qr_expires_at          TIMESTAMP,
     created_at             TIMESTAMP NOT NULL,
