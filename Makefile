@@ -17,8 +17,13 @@ run: build
 
 # Unit, integration (PostgreSQL on 127.0.0.1:5432) and end-to-end tests, plus the checks
 # that keep generated code and formatting honest.
-test: generate-check lint
+test: generate-check lint test/js/node_modules
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# The real socket.io-client the Socket.io tests run, pinned by test/js/package-lock.json.
+test/js/node_modules: test/js/package.json test/js/package-lock.json
+	npm ci --prefix test/js --no-audit --no-fund
+	@touch $@
 
 lint:
 	$(GO) vet $(PKGS)

@@ -52,7 +52,7 @@ func New(repo device.Repository, wa device.WhatsAppClient, pub device.EventPubli
 			Sessions:         sessions,
 		},
 		Queries: Queries{
-			GetDevice:   GetDeviceHandler{repo: repo},
+			GetDevice:   GetDeviceHandler{repo: repo, clock: clock},
 			ListDevices: ListDevicesHandler{repo: repo},
 		},
 	}

@@ -16,9 +16,14 @@ type Device struct {
 	PushName             string
 	BusinessName         string
 	LastDisconnectReason string
+	BanExpiresAt         time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
 	LastConnectedAt      time.Time
+	// QR is the code waiting to be scanned while pairing, until QRExpiresAt. Only
+	// GetDevice fills it.
+	QR          string
+	QRExpiresAt time.Time
 }
 
 func view(d *device.Device) Device {
@@ -26,7 +31,7 @@ func view(d *device.Device) Device {
 	return Device{
 		ID: s.ID.String(), Name: s.Name, Status: s.Status.String(), JID: s.JID,
 		PhoneNumber: s.PhoneNumber, PushName: s.PushName, BusinessName: s.BusinessName,
-		LastDisconnectReason: string(s.LastDisconnectReason),
-		CreatedAt:            s.CreatedAt, UpdatedAt: s.UpdatedAt, LastConnectedAt: s.LastConnectedAt,
+		LastDisconnectReason: string(s.LastDisconnectReason), BanExpiresAt: s.BanExpiresAt,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, LastConnectedAt: s.LastConnectedAt,
 	}
 }

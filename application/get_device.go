@@ -11,7 +11,8 @@ type GetDevice struct {
 }
 
 type GetDeviceHandler struct {
-	repo device.Repository
+	repo  device.Repository
+	clock Clock
 }
 
 func (h GetDeviceHandler) Handle(ctx context.Context, q GetDevice) (Device, error) {
@@ -23,5 +24,7 @@ func (h GetDeviceHandler) Handle(ctx context.Context, q GetDevice) (Device, erro
 	if err != nil {
 		return Device{}, err
 	}
-	return view(d), nil
+	v := view(d)
+	v.QR, v.QRExpiresAt, _ = d.CurrentQR(h.clock())
+	return v, nil
 }

@@ -23,6 +23,7 @@ type Config struct {
 	DatabaseURL string     // DATABASE_URL: postgres://...; unset for the embedded SQLite file
 	LogLevel    slog.Level // LOG_LEVEL: debug, info, warn, error
 	LogFormat   string     // LOG_FORMAT: text or json
+	CORSOrigins []string   // CORS_ORIGINS: comma-separated origins allowed from browsers
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused.
@@ -47,6 +48,11 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		LogFormat:   strings.ToLower(get("LOG_FORMAT", "text")),
 	}
 	cfg.APIKey, cfg.apiKeySet = lookup("API_KEY")
+	for _, o := range strings.Split(get("CORS_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
 	var errs []error
 	port, err := strconv.Atoi(get("PORT", "3000"))
 	if err != nil || port < 0 || port > 65535 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/adapters/inbound/rest"
+	"github.com/wagate/wagate/adapters/outbound/socketio"
 	"github.com/wagate/wagate/application"
 )
 
@@ -19,14 +20,17 @@ const ShutdownTimeout = 10 * time.Second
 type Gateway struct {
 	App     application.App
 	Handler http.Handler
+	sockets *socketio.Gateway
 	log     *slog.Logger
 }
 
-// NewGateway mounts the REST API on one HTTP handler.
-func NewGateway(app application.App, api *rest.API, log *slog.Logger) *Gateway {
+// NewGateway mounts Socket.io at /ws and the REST API on everything else, on one
+// net/http handler: Socket.io needs net/http's connection hijacking for websockets.
+func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, log *slog.Logger) *Gateway {
 	mux := http.NewServeMux()
+	mux.Handle(socketio.Path+"/", sockets.Handler())
 	mux.Handle("/", api.Handler())
-	return &Gateway{App: app, Handler: mux, log: log}
+	return &Gateway{App: app, Handler: mux, sockets: sockets, log: log}
 }
 
 // Serve answers HTTP on ln until ctx ends, then stops accepting requests and waits (up to
@@ -46,6 +50,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	g.log.Info("shutting down")
+	// Socket.io first: it owns the hijacked websockets, which http.Server.Shutdown
+	// neither closes nor waits for.
+	g.sockets.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)

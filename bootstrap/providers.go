@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -12,12 +13,13 @@ import (
 	"github.com/wagate/wagate/adapters/inbound/rest"
 	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/adapters/outbound/memory"
+	"github.com/wagate/wagate/adapters/outbound/socketio"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain/device"
 )
 
 // coreSet is the gateway without its outbound adapters.
-var coreSet = wire.NewSet(application.New, provideClock, provideVerifier, rest.New, NewGateway)
+var coreSet = wire.NewSet(application.New, provideClock, provideVerifier, rest.New, provideSocketIO, NewGateway)
 
 // databaseSet stores devices in SQLite or PostgreSQL.
 var databaseSet = wire.NewSet(
@@ -33,14 +35,35 @@ var memoryStoreSet = wire.NewSet(
 	wire.Bind(new(rest.Pinger), new(*memory.Repository)),
 )
 
-// memoryWhatsAppSet stands in for WhatsApp and the event listeners.
+// memoryWhatsAppSet stands in for WhatsApp.
 var memoryWhatsAppSet = wire.NewSet(
-	memory.NewWhatsApp, memory.NewPublisher,
+	memory.NewWhatsApp,
 	wire.Bind(new(device.WhatsAppClient), new(*memory.WhatsApp)),
-	wire.Bind(new(device.EventPublisher), new(*memory.Publisher)),
 )
 
+// recordingPublisherSet publishes to Socket.io and records every event, for tests.
+var recordingPublisherSet = wire.NewSet(memory.NewPublisher, provideRecordingPublisher)
+
 func provideClock() application.Clock { return time.Now }
+
+func provideSocketIO(cfg Config, keys *apikey.Verifier, devices device.Repository, log *slog.Logger) *socketio.Gateway {
+	return socketio.New(keys, devices, log, socketio.Options{CORSOrigins: cfg.CORSOrigins})
+}
+
+func provideRecordingPublisher(sockets *socketio.Gateway, rec *memory.Publisher) device.EventPublisher {
+	return fanout{sockets, rec}
+}
+
+// fanout publishes each event to several publishers, in order.
+type fanout []device.EventPublisher
+
+func (f fanout) Publish(ctx context.Context, e device.Event) error {
+	var errs []error
+	for _, p := range f {
+		errs = append(errs, p.Publish(ctx, e))
+	}
+	return errors.Join(errs...)
+}
 
 func provideVerifier(cfg Config) *apikey.Verifier { return apikey.NewVerifier(cfg.APIKey) }
 

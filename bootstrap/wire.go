@@ -7,16 +7,20 @@ import (
 	"log/slog"
 
 	"github.com/google/wire"
+
+	"github.com/wagate/wagate/adapters/outbound/socketio"
+	"github.com/wagate/wagate/domain/device"
 )
 
 // Build wires the gateway as the binary runs it.
 func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(), error) {
-	wire.Build(coreSet, databaseSet, memoryWhatsAppSet)
+	wire.Build(coreSet, databaseSet, memoryWhatsAppSet,
+		wire.Bind(new(device.EventPublisher), new(*socketio.Gateway)))
 	return nil, nil, nil
 }
 
 // BuildInMemory wires the gateway with every outbound adapter in memory.
 func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
-	wire.Build(coreSet, memoryStoreSet, memoryWhatsAppSet, wire.Struct(new(InMemory), "*"))
+	wire.Build(coreSet, memoryStoreSet, memoryWhatsAppSet, recordingPublisherSet, wire.Struct(new(InMemory), "*"))
 	return nil, nil
 }

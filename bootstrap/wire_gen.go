@@ -25,13 +25,13 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	}
 	devices := database.NewDevices(db)
 	whatsApp := memory.NewWhatsApp()
-	publisher := memory.NewPublisher()
-	clock := provideClock()
-	app := application.New(devices, whatsApp, publisher, clock, log)
 	verifier := provideVerifier(cfg)
+	gateway := provideSocketIO(cfg, verifier, devices, log)
+	clock := provideClock()
+	app := application.New(devices, whatsApp, gateway, clock, log)
 	api := rest.New(app, verifier, devices, log)
-	gateway := NewGateway(app, api, log)
-	return gateway, func() {
+	bootstrapGateway := NewGateway(app, api, gateway, log)
+	return bootstrapGateway, func() {
 		cleanup()
 	}, nil
 }
@@ -40,14 +40,16 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	repository := memory.NewRepository()
 	whatsApp := memory.NewWhatsApp()
-	publisher := memory.NewPublisher()
-	clock := provideClock()
-	app := application.New(repository, whatsApp, publisher, clock, log)
 	verifier := provideVerifier(cfg)
+	gateway := provideSocketIO(cfg, verifier, repository, log)
+	publisher := memory.NewPublisher()
+	eventPublisher := provideRecordingPublisher(gateway, publisher)
+	clock := provideClock()
+	app := application.New(repository, whatsApp, eventPublisher, clock, log)
 	api := rest.New(app, verifier, repository, log)
-	gateway := NewGateway(app, api, log)
+	bootstrapGateway := NewGateway(app, api, gateway, log)
 	inMemory := &InMemory{
-		Gateway:  gateway,
+		Gateway:  bootstrapGateway,
 		WhatsApp: whatsApp,
 		Events:   publisher,
 		Devices:  repository,

@@ -21,6 +21,7 @@ type deviceJSON struct {
 	PushName             *string    `json:"pushName"`
 	BusinessName         *string    `json:"businessName"`
 	LastDisconnectReason *string    `json:"lastDisconnectReason"`
+	BanExpiresAt         *time.Time `json:"banExpiresAt"`
 	CreatedAt            time.Time  `json:"createdAt"`
 	UpdatedAt            time.Time  `json:"updatedAt"`
 	LastConnectedAt      *time.Time `json:"lastConnectedAt"`
@@ -31,7 +32,8 @@ func toJSON(d application.Device) deviceJSON {
 		ID: d.ID, Name: d.Name, Status: d.Status,
 		PhoneNumber: optional(d.PhoneNumber), JID: optional(d.JID), PushName: optional(d.PushName),
 		BusinessName: optional(d.BusinessName), LastDisconnectReason: optional(d.LastDisconnectReason),
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, LastConnectedAt: optionalTime(d.LastConnectedAt),
+		BanExpiresAt: optionalTime(d.BanExpiresAt),
+		CreatedAt:    d.CreatedAt, UpdatedAt: d.UpdatedAt, LastConnectedAt: optionalTime(d.LastConnectedAt),
 	}
 }
 
