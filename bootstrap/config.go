@@ -24,6 +24,9 @@ type Config struct {
 	LogLevel    slog.Level // LOG_LEVEL: debug, info, warn, error
 	LogFormat   string     // LOG_FORMAT: text or json
 	CORSOrigins []string   // CORS_ORIGINS: comma-separated origins allowed from browsers
+	// SocketIOMaxBuffered (SOCKETIO_MAX_BUFFERED) is how many events may wait for one slow
+	// Socket.io connection before it is closed; 0 for the default.
+	SocketIOMaxBuffered int
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused.
@@ -59,6 +62,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", get("PORT", "")))
 	}
 	cfg.Port = port
+	if cfg.SocketIOMaxBuffered, err = strconv.Atoi(get("SOCKETIO_MAX_BUFFERED", "0")); err != nil || cfg.SocketIOMaxBuffered < 0 {
+		errs = append(errs, fmt.Errorf("SOCKETIO_MAX_BUFFERED must be a positive number, not %q", get("SOCKETIO_MAX_BUFFERED", "")))
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL", "")))
 	}

@@ -47,7 +47,7 @@ var recordingPublisherSet = wire.NewSet(memory.NewPublisher, provideRecordingPub
 func provideClock() application.Clock { return time.Now }
 
 func provideSocketIO(cfg Config, keys *apikey.Verifier, devices device.Repository, log *slog.Logger) *socketio.Gateway {
-	return socketio.New(keys, devices, log, socketio.Options{CORSOrigins: cfg.CORSOrigins})
+	return socketio.New(keys, devices, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered})
 }
 
 func provideRecordingPublisher(sockets *socketio.Gateway, rec *memory.Publisher) device.EventPublisher {

@@ -24,7 +24,13 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 // down gracefully (also called when the test ends).
 func serve(t *testing.T, gw *bootstrap.Gateway) (string, func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return serveOn(t, gw, "127.0.0.1:0")
+}
+
+// serveOn is serve on a given address.
+func serveOn(t *testing.T, gw *bootstrap.Gateway, addr string) (string, func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,4 +106,22 @@ func (c client) waitStatus(id, status string) deviceJSON {
 	}
 	c.t.Fatalf("device %s is %s, want %s", id, d.Status, status)
 	return d
+}
+
+// syncBuffer collects logs written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,9 +1,11 @@
 // Opens LISTENERS connections to one namespace and counts the `message` events each one
-// receives; prints {"ready":true} once all are connected, and the counts when stdin closes.
+// receives. Prints {"ready":true} once all are connected, {"done":true} once every one
+// has EXPECT messages, and the counts when stdin closes.
 import { io } from 'socket.io-client';
 
 const env = process.env;
 const n = Number(env.LISTENERS || 100);
+const expect = Number(env.EXPECT || 0);
 const counts = new Array(n).fill(0);
 const lastSeq = new Array(n).fill(-1);
 let outOfOrder = 0;
@@ -21,7 +23,9 @@ for (let i = 0; i < n; i++) {
     const seq = Number(data.message.id);
     if (seq <= lastSeq[i]) outOfOrder++;
     lastSeq[i] = seq;
-    counts[i]++;
+    if (++counts[i] === expect && counts.every((c) => c >= expect)) {
+      process.stdout.write(JSON.stringify({ done: true }) + '\n');
+    }
   });
   sockets.push(s);
 }
