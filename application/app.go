@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/message"
 )
 
 // App gathers the use cases; inbound adapters depend on it alone.
@@ -18,12 +19,15 @@ type App struct {
 
 // Commands change devices.
 type Commands struct {
-	CreateDevice     CreateDeviceHandler
-	RenameDevice     RenameDeviceHandler
-	DeleteDevice     DeleteDeviceHandler
-	ConnectDevice    ConnectDeviceHandler
-	DisconnectDevice DisconnectDeviceHandler
-	LogoutDevice     LogoutDeviceHandler
+	CreateDevice       CreateDeviceHandler
+	RenameDevice       RenameDeviceHandler
+	DeleteDevice       DeleteDeviceHandler
+	ConnectDevice      ConnectDeviceHandler
+	DisconnectDevice   DisconnectDeviceHandler
+	LogoutDevice       LogoutDeviceHandler
+	RequestPairingCode RequestPairingCodeHandler
+	SendMessage        SendMessageHandler
+	RestoreSessions    RestoreSessionsHandler
 	// Sessions takes what WhatsApp sessions report; the WhatsApp client calls it.
 	Sessions *SessionEventsHandler
 }
@@ -32,28 +36,35 @@ type Commands struct {
 type Queries struct {
 	GetDevice   GetDeviceHandler
 	ListDevices ListDevicesHandler
+	GetQR       GetQRHandler
+	GetMedia    GetMediaHandler
 }
 
 // Clock tells the time; tests pass a fixed one.
 type Clock func() time.Time
 
 // New builds every use case over the given ports.
-func New(repo device.Repository, wa device.WhatsAppClient, pub device.EventPublisher, clock Clock, log *slog.Logger) App {
+func New(repo device.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, log *slog.Logger) App {
 	p := publisher{pub: pub, log: log}
 	sessions := &SessionEventsHandler{repo: repo, pub: p, clock: clock, log: log}
 	return App{
 		Commands: Commands{
-			CreateDevice:     CreateDeviceHandler{repo: repo, clock: clock},
-			RenameDevice:     RenameDeviceHandler{repo: repo, clock: clock},
-			DeleteDevice:     DeleteDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
-			ConnectDevice:    ConnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock, sessions: sessions},
-			DisconnectDevice: DisconnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
-			LogoutDevice:     LogoutDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
-			Sessions:         sessions,
+			CreateDevice:       CreateDeviceHandler{repo: repo, clock: clock},
+			RenameDevice:       RenameDeviceHandler{repo: repo, clock: clock},
+			DeleteDevice:       DeleteDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
+			ConnectDevice:      ConnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock, sessions: sessions},
+			DisconnectDevice:   DisconnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
+			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
+			RequestPairingCode: RequestPairingCodeHandler{repo: repo, wa: wa},
+			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher},
+			RestoreSessions:    RestoreSessionsHandler{repo: repo, wa: wa, pub: p, clock: clock, sessions: sessions, log: log},
+			Sessions:           sessions,
 		},
 		Queries: Queries{
 			GetDevice:   GetDeviceHandler{repo: repo, clock: clock},
 			ListDevices: ListDevicesHandler{repo: repo},
+			GetQR:       GetQRHandler{repo: repo, clock: clock},
+			GetMedia:    GetMediaHandler{repo: repo, wa: wa},
 		},
 	}
 }

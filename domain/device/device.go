@@ -279,3 +279,15 @@ func validName(name string) (string, error) {
 
 // stamp is how the device keeps times: in UTC, to the microsecond, as databases store them.
 func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Resume prepares a device whose session was running when the gateway stopped to be
+// connected again: it moves to connecting (a device already connecting stays so).
+func (d *Device) Resume(now time.Time) error {
+	switch {
+	case d.status == StatusConnecting:
+		return nil
+	case !d.status.Live():
+		return domain.Errorf(domain.KindConflict, "device is not connected (status %s)", d.status)
+	}
+	return d.moveTo(StatusConnecting, now)
+}

@@ -1,0 +1,111 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wagate/wagate/domain/device"
+)
+
+// RestoreSessions connects again, after a restart, every device whose session was
+// running: linked ones log in with their stored link, ones that were pairing start
+// pairing again. Stopped, logged-out and failed devices stay as they are.
+type RestoreSessions struct {
+	Concurrency int           // sessions started at once; 8 when 0
+	Timeout     time.Duration // how long one start may take before the next goes ahead; 30 s when 0
+}
+
+// Restored counts what RestoreSessions did.
+type Restored struct {
+	Started int
+	Failed  int
+}
+
+type RestoreSessionsHandler struct {
+	repo     device.Repository
+	wa       device.WhatsAppClient
+	pub      publisher
+	clock    Clock
+	sessions *SessionEventsHandler
+	log      *slog.Logger
+}
+
+func (h RestoreSessionsHandler) Handle(ctx context.Context, cmd RestoreSessions) (Restored, error) {
+	if cmd.Concurrency <= 0 {
+		cmd.Concurrency = 8
+	}
+	if cmd.Timeout <= 0 {
+		cmd.Timeout = 30 * time.Second
+	}
+	live := []device.Status{device.StatusConnecting, device.StatusPairing, device.StatusAuthenticated, device.StatusReady}
+	var ids []device.ID
+	for offset := 0; ; offset += MaxPageSize {
+		page, err := h.repo.List(ctx, device.Filter{Statuses: live, Limit: MaxPageSize, Offset: offset})
+		if err != nil {
+			return Restored{}, fmt.Errorf("list sessions to restore: %w", err)
+		}
+		for _, d := range page.Devices {
+			ids = append(ids, d.ID())
+		}
+		if len(page.Devices) < MaxPageSize {
+			break
+		}
+	}
+
+	var (
+		mu  sync.Mutex
+		out Restored
+		wg  sync.WaitGroup
+	)
+	work := make(chan device.ID)
+	for range min(cmd.Concurrency, len(ids)) {
+		wg.Go(func() {
+			for id := range work {
+				err := h.restoreWithin(ctx, id, cmd.Timeout)
+				mu.Lock()
+				if err != nil {
+					out.Failed++
+					h.log.WarnContext(ctx, "restore session", "device", id, "err", err)
+				} else {
+					out.Started++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	return out, nil
+}
+
+// restoreWithin restores one session, giving up waiting after timeout so that one stuck
+// device does not hold a worker; the start itself goes on in the background.
+func (h RestoreSessionsHandler) restoreWithin(ctx context.Context, id device.ID, timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- h.restore(ctx, id) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("still starting after %v", timeout)
+	}
+}
+
+func (h RestoreSessionsHandler) restore(ctx context.Context, id device.ID) error {
+	d, err := h.repo.Update(ctx, id, func(d *device.Device) error { return d.Resume(h.clock()) })
+	if err != nil {
+		return err
+	}
+	h.pub.publish(ctx, d.PullEvents()...)
+	if err := h.wa.Connect(ctx, device.Session{DeviceID: id, JID: d.JID()}, h.sessions); err != nil {
+		h.sessions.HandleSession(ctx, id, device.SessionFailed{Reason: device.ReasonConnectFailure})
+		return err
+	}
+	return nil
+}
