@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,11 @@ type Config struct {
 	// SocketIOMaxBuffered (SOCKETIO_MAX_BUFFERED) is how many events may wait for one slow
 	// Socket.io connection before it is closed; 0 for the default.
 	SocketIOMaxBuffered int
+	// MediaMaxBytes (MEDIA_MAX_BYTES) bounds a media file sent, uploaded or fetched by URL.
+	MediaMaxBytes int64
+	// MediaFetchAllow (MEDIA_FETCH_ALLOW) lists networks that media URLs may point to
+	// although they are private (an internal file server, say).
+	MediaFetchAllow []netip.Prefix
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused.
@@ -64,6 +70,20 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	cfg.Port = port
 	if cfg.SocketIOMaxBuffered, err = strconv.Atoi(get("SOCKETIO_MAX_BUFFERED", "0")); err != nil || cfg.SocketIOMaxBuffered < 0 {
 		errs = append(errs, fmt.Errorf("SOCKETIO_MAX_BUFFERED must be a positive number, not %q", get("SOCKETIO_MAX_BUFFERED", "")))
+	}
+	if cfg.MediaMaxBytes, err = strconv.ParseInt(get("MEDIA_MAX_BYTES", "67108864"), 10, 64); err != nil || cfg.MediaMaxBytes <= 0 {
+		errs = append(errs, fmt.Errorf("MEDIA_MAX_BYTES must be a positive number of bytes, not %q", get("MEDIA_MAX_BYTES", "")))
+	}
+	for _, p := range strings.Split(get("MEDIA_FETCH_ALLOW", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("MEDIA_FETCH_ALLOW must list networks such as 10.0.0.0/8, not %q", p))
+			continue
+		}
+		cfg.MediaFetchAllow = append(cfg.MediaFetchAllow, prefix)
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL", "")))

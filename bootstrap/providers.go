@@ -12,14 +12,17 @@ import (
 	"github.com/wagate/wagate/adapters/inbound/apikey"
 	"github.com/wagate/wagate/adapters/inbound/rest"
 	"github.com/wagate/wagate/adapters/outbound/database"
+	"github.com/wagate/wagate/adapters/outbound/fetch"
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/adapters/outbound/socketio"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/message"
 )
 
 // coreSet is the gateway without its outbound adapters.
-var coreSet = wire.NewSet(application.New, provideClock, provideVerifier, rest.New, provideSocketIO, NewGateway)
+var coreSet = wire.NewSet(application.New, provideClock, provideVerifier, rest.New, provideSocketIO, provideFetcher,
+	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), NewGateway)
 
 // databaseSet stores devices in SQLite or PostgreSQL.
 var databaseSet = wire.NewSet(
@@ -63,6 +66,10 @@ func (f fanout) Publish(ctx context.Context, e device.Event) error {
 		errs = append(errs, p.Publish(ctx, e))
 	}
 	return errors.Join(errs...)
+}
+
+func provideFetcher(cfg Config) *fetch.Fetcher {
+	return fetch.New(fetch.Options{MaxBytes: cfg.MediaMaxBytes, Allow: cfg.MediaFetchAllow})
 }
 
 func provideVerifier(cfg Config) *apikey.Verifier { return apikey.NewVerifier(cfg.APIKey) }

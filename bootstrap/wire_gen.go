@@ -27,8 +27,9 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	whatsApp := memory.NewWhatsApp()
 	verifier := provideVerifier(cfg)
 	gateway := provideSocketIO(cfg, verifier, devices, log)
+	fetcher := provideFetcher(cfg)
 	clock := provideClock()
-	app := application.New(devices, whatsApp, gateway, clock, log)
+	app := application.New(devices, whatsApp, gateway, fetcher, clock, log)
 	api := rest.New(app, verifier, devices, log)
 	bootstrapGateway := NewGateway(app, api, gateway, log)
 	return bootstrapGateway, func() {
@@ -44,8 +45,9 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	gateway := provideSocketIO(cfg, verifier, repository, log)
 	publisher := memory.NewPublisher()
 	eventPublisher := provideRecordingPublisher(gateway, publisher)
+	fetcher := provideFetcher(cfg)
 	clock := provideClock()
-	app := application.New(repository, whatsApp, eventPublisher, clock, log)
+	app := application.New(repository, whatsApp, eventPublisher, fetcher, clock, log)
 	api := rest.New(app, verifier, repository, log)
 	bootstrapGateway := NewGateway(app, api, gateway, log)
 	inMemory := &InMemory{

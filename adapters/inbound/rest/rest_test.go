@@ -56,7 +56,7 @@ func start(t *testing.T, configuredKey string, repo device.Repository) *server {
 		s.repo = memory.NewRepository()
 	}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	app := application.New(s.repo, s.wa, memory.NewPublisher(), time.Now, log)
+	app := application.New(s.repo, s.wa, memory.NewPublisher(), memory.NewFetcher(), time.Now, log)
 	api := rest.New(app, apikey.NewVerifier(configuredKey), s.repo, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,0 +1,36 @@
+package memory
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wagate/wagate/domain"
+	"github.com/wagate/wagate/domain/message"
+)
+
+// Fetcher serves files registered by URL, standing in for the web.
+type Fetcher struct {
+	mu    sync.Mutex
+	files map[string]message.File
+}
+
+var _ message.Fetcher = (*Fetcher)(nil)
+
+func NewFetcher() *Fetcher { return &Fetcher{files: make(map[string]message.File)} }
+
+// Put makes f the file at url.
+func (f *Fetcher) Put(url string, file message.File) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.files[url] = file
+}
+
+func (f *Fetcher) Fetch(_ context.Context, url string) (message.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	file, ok := f.files[url]
+	if !ok {
+		return message.File{}, domain.Errorf(domain.KindInvalid, "media URL answered 404 Not Found")
+	}
+	return file, nil
+}
