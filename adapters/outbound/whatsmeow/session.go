@@ -33,8 +33,14 @@ type session struct {
 	cli    *meow.Client
 	log    *slog.Logger
 	q      *queue
-	ctx    context.Context // cancelled when the session ends
+	ctx    context.Context // cancelled when the session ends: stops the supervisor
 	cancel context.CancelFunc
+	// connCtx is the context of whatsmeow's connections (their read loops and event
+	// handlers live as long as it does). It is cancelled only after the supervisor has
+	// closed the connection: cancelling it first closes the socket under whatsmeow's feet
+	// while it is being closed, a data race inside whatsmeow.
+	connCtx    context.Context
+	connCancel context.CancelFunc
 
 	sigMu   sync.Mutex
 	signals []signal
@@ -73,7 +79,9 @@ const (
 
 func newSession(c *Client, id device.ID, jid string, h device.SessionHandler, cli *meow.Client) *session {
 	ctx, cancel := context.WithCancel(context.Background())
+	connCtx, connCancel := context.WithCancel(context.Background())
 	s := &session{
+		connCtx: connCtx, connCancel: connCancel,
 		c: c, id: id, h: h, cli: cli, jid: jid,
 		log:     c.log.With("device", id.String()),
 		q:       newQueue(c.cfg.QueueSize, c.cfg.QueueFullWait),
@@ -190,7 +198,8 @@ func (s *session) link() string {
 // auto-reconnect is off: its delay grows linearly without cap or jitter).
 func (s *session) supervise() {
 	defer close(s.supervised)
-	defer s.cli.Disconnect()
+	serverCloses := false // the session ends with a stream error or failure: WhatsApp closes the socket
+	defer func() { s.release(serverCloses) }()
 	var (
 		attempts  int      // failed connection attempts since the last login
 		codes     []string // QR codes still to show
@@ -225,7 +234,7 @@ func (s *session) supervise() {
 		case <-s.ctx.Done():
 			return
 		case <-connect.C:
-			err := s.cli.ConnectContext(s.ctx)
+			err := s.cli.ConnectContext(s.connCtx)
 			switch {
 			case err == nil, errors.Is(err, meow.ErrAlreadyConnected), s.ctx.Err() != nil:
 			case errors.Is(err, store.ErrDeviceDeleted):
@@ -286,9 +295,11 @@ func (s *session) supervise() {
 						return
 					}
 				case sigLoggedOut:
+					serverCloses = true
 					s.loggedOut()
 					return
 				case sigEnd:
+					serverCloses = true
 					s.end(sg.end)
 					return
 				}
@@ -296,6 +307,31 @@ func (s *session) supervise() {
 		}
 	}
 }
+
+// release lets go of the connection when the supervisor stops. When WhatsApp ended the
+// session it closes the socket itself: the session gives it a moment, because closing
+// a socket from both ends at once races inside whatsmeow. Then whatever whatsmeow still
+// has in flight (a reconnection after pairing, say) is cancelled.
+func (s *session) release(serverCloses bool) {
+	if serverCloses {
+		deadline := time.Now().Add(serverCloseWait)
+		for s.cli.IsConnected() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if s.cli.IsConnected() {
+		s.cli.Disconnect()
+	}
+	s.connCancel()
+}
+
+// serverCloseWait is how long a session ended by WhatsApp waits for WhatsApp to close
+// the socket before closing it itself.
+const serverCloseWait = 3 * time.Second
+
+// dialAbortWait is how long stop waits for a connection attempt in progress to finish
+// before aborting it.
+const dialAbortWait = 2 * time.Second
 
 func stoppedTimer() *time.Timer {
 	t := time.NewTimer(time.Hour)
@@ -324,8 +360,9 @@ func (s *session) loggedOut() {
 	s.end(device.SessionLoggedOut{Reason: device.ReasonLoggedOut})
 }
 
-// end finishes the session from inside (called by the supervisor): last is its last
-// news. Connect may start a new session for the device from now on.
+// end finishes the session from inside (called by the supervisor, which then releases
+// the connection): last is its last news. Connect may start a new session for the
+// device from now on.
 func (s *session) end(last device.SessionEvent) {
 	s.mu.Lock()
 	if s.ended {
@@ -336,7 +373,6 @@ func (s *session) end(last device.SessionEvent) {
 	s.q.pushState(last)
 	s.mu.Unlock()
 	s.c.forget(s)
-	s.cli.Disconnect()
 	s.q.close()
 	s.cancel()
 }
@@ -350,11 +386,18 @@ func (s *session) stop(ctx context.Context, discard bool) error {
 	s.mu.Unlock()
 	s.cancel()
 	s.q.close()
-	select {
-	case <-s.supervised: // it disconnects the client on its way out
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	abort := time.NewTimer(dialAbortWait)
+	defer abort.Stop()
+	for {
+		select {
+		case <-s.supervised: // it disconnects the client on its way out
+			return nil
+		case <-abort.C:
+			s.connCancel() // still connecting: abort the dial
+		case <-ctx.Done():
+			s.connCancel()
+			return ctx.Err()
+		}
 	}
 }
 
