@@ -16,6 +16,7 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/database/dbtest"
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/message"
 	"github.com/wagate/wagate/test/wasim"
 )
 
@@ -247,3 +248,5 @@ func storedDevices(t testing.TB, db *bun.DB, jid string) int {
 }
 
 func dbtestSQLite(t *testing.T) (*bun.DB, string) { return dbtest.SQLite(t) }
+
+func textTo(to, text string) message.Outgoing { return message.Outgoing{To: to, Text: text} }
