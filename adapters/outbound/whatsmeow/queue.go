@@ -57,7 +57,8 @@ func (q *queue) pushMessage(m *events.Message) bool {
 		}
 	}
 	if !q.push(queued{msg: m}) {
-		<-q.slots
+		<-q.slots // closed: the session is over
+		return false
 	}
 	return true
 }

@@ -129,7 +129,7 @@ func (s *session) onEvent(evt any) {
 		if s.isEnded() {
 			return
 		}
-		if !s.q.pushMessage(e) {
+		if !s.q.pushMessage(e) && !s.isEnded() {
 			s.c.droppedMessages.Add(1)
 			s.log.Warn("message dropped: the session handler is not keeping up", "message", e.Info.ID, "queue", s.c.cfg.QueueSize)
 		}
