@@ -1,5 +1,6 @@
 // Command wasim runs the WhatsApp server simulator (test/wasim) on one port:
-// the WhatsApp websocket at /ws/chat and the control API under /control/.
+// the WhatsApp websocket at /ws/chat, the media host (uploads under /mms/,
+// downloads under /v/) and the control API under /control/.
 //
 //	wasim [-addr 127.0.0.1] [-port 3100] [-root-key HEX] [-log-level info]
 //

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"runtime"
+	"strconv"
 	"time"
 )
 
@@ -18,8 +20,9 @@ func (s *Server) registerControl(mux *http.ServeMux) {
 	mux.HandleFunc("GET /control/stats", s.ctlStats)
 	mux.HandleFunc("POST /control/scan", s.ctlScan)
 	mux.HandleFunc("POST /control/pair-code", s.ctlPairCode)
-	mux.HandleFunc("POST /control/messages", s.ctlSendText)
+	mux.HandleFunc("POST /control/messages", s.ctlSendMessage)
 	mux.HandleFunc("GET /control/messages", s.ctlSent)
+	mux.HandleFunc("GET /control/media/{id}", s.ctlMedia)
 	mux.HandleFunc("POST /control/accounts/{phone}/{action}", s.ctlAccountAction)
 	mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such control endpoint: " + r.Method + " " + r.URL.Path})
@@ -37,16 +40,27 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, e.Status, map[string]*Error{"error": e})
 }
 
-const maxControlBody = 1 << 20
+const (
+	maxControlBody = 1 << 20
+	// maxMessageBody fits an attachment of maxMediaBytes in base64.
+	maxMessageBody = maxMediaBytes/3*4 + maxControlBody
+)
 
-// readJSON decodes a request body strictly; an empty body decodes to the
-// zero value when allowEmpty.
+// readJSON decodes a request body of at most maxControlBody bytes
+// strictly; an empty body decodes to the zero value when allowEmpty.
 func readJSON(r *http.Request, v any, allowEmpty bool) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxControlBody))
+	return readJSONLimit(r, v, allowEmpty, maxControlBody)
+}
+
+func readJSONLimit(r *http.Request, v any, allowEmpty bool, limit int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if allowEmpty && errors.Is(err, io.EOF) {
 			return nil
+		}
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return tooLarge("request body exceeds %d bytes", limit)
 		}
 		return badRequest("invalid_json", "request body: %v", err)
 	}
@@ -103,13 +117,13 @@ func (s *Server) ctlPairCode(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, dev)
 }
 
-func (s *Server) ctlSendText(w http.ResponseWriter, r *http.Request) {
-	var req TextMessage
-	if err := readJSON(r, &req, false); err != nil {
+func (s *Server) ctlSendMessage(w http.ResponseWriter, r *http.Request) {
+	var req IncomingMessage
+	if err := readJSONLimit(r, &req, false, maxMessageBody); err != nil {
 		writeError(w, err)
 		return
 	}
-	res, err := s.SendText(r.Context(), req)
+	res, err := s.SendMessage(r.Context(), req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -132,6 +146,26 @@ func (s *Server) ctlSent(w http.ResponseWriter, r *http.Request) {
 		msgs = []SentMessage{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+}
+
+// ctlMedia returns the decrypted attachment of a message a linked device
+// sent, with its mimetype, and its file name for documents.
+func (s *Server) ctlMedia(w http.ResponseWriter, r *http.Request) {
+	f, err := s.Media(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ct := f.Mimetype
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(f.Data)))
+	if f.FileName != "" {
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.FileName}))
+	}
+	_, _ = w.Write(f.Data)
 }
 
 // banRequest is the optional body of POST /control/accounts/{phone}/ban.

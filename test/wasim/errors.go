@@ -29,6 +29,10 @@ func conflict(code, format string, args ...any) *Error {
 	return &Error{Status: http.StatusConflict, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+func tooLarge(format string, args ...any) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf(format, args...)}
+}
+
 func internalError(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
 }

@@ -24,3 +24,7 @@ func (s *Server) ProvisionDevice(phone string, noisePub, identityPub [32]byte) {
 	u.isAccount = true
 	s.pairedDevices++
 }
+
+// MediaAuth is the auth token the media host requires on uploads, for tests
+// that talk to it without a whatsmeow client.
+func (s *Server) MediaAuth() string { return s.media.auth }

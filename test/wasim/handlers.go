@@ -50,6 +50,8 @@ func (s *Server) handleIQ(c *conn, node *waBinary.Node) {
 		s.handleLinkCodeIQ(c, node, child)
 	case xmlns == "md" && child.Tag == "remove-companion-device":
 		s.handleLogout(c, node)
+	case xmlns == "w:m" && child.Tag == "media_conn":
+		s.handleMediaConn(c, node)
 	default:
 		// Anything the simulator does not model (keepalive pings, privacy
 		// settings, app state, ...) gets an empty result, so that new

@@ -3,12 +3,12 @@ package wasim
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.mau.fi/libsignal/keys/prekey"
 	"go.mau.fi/libsignal/protocol"
@@ -38,19 +38,6 @@ type SentText struct {
 	Devices int `json:"devices"`
 }
 
-// SentMessage is a message a linked device sent, as its recipient decrypted it.
-type SentMessage struct {
-	ID         string    `json:"id"`
-	From       string    `json:"from"` // the account's phone number
-	FromDevice uint16    `json:"fromDevice"`
-	To         string    `json:"to"`             // the recipient's phone number
-	Text       string    `json:"text"`           // empty for non-text messages
-	Type       string    `json:"type,omitempty"` // the stanza type: text, media, reaction, ...
-	Timestamp  time.Time `json:"timestamp"`
-	// Error is set when the recipient could not decrypt the message.
-	Error string `json:"error,omitempty"`
-}
-
 // pendingMessage is an encrypted message queued for one device until the
 // device sends a receipt for it.
 type pendingMessage struct {
@@ -71,32 +58,37 @@ func newMessageID() string {
 
 const maxTextBytes = 64 << 10
 
+// Media returns the file attached to message id, sent by a linked device,
+// as the simulator decrypted it. Files are kept while the media store has
+// room (see maxStoredMediaBytes).
+func (s *Server) Media(id string) (MediaFile, error) {
+	f, ok := s.media.file(id)
+	if !ok {
+		return MediaFile{}, notFound("unknown_media", "no decrypted attachment for message %q", id)
+	}
+	f.Data = slices.Clone(f.Data) // the stored copy stays intact
+	return f, nil
+}
+
 // SendText has contact req.From send req.Text to every linked device of
 // account req.To. Each device gets its own Signal-encrypted copy
 // (<message from=PN sender_lid=LID><enc type="pkmsg"|"msg">); devices that
 // are offline get it when they next connect. The client sees
-// events.Message with Info.Sender = From's phone JID.
+// events.Message with Info.Sender = From's phone JID. SendMessage sends
+// other content.
 func (s *Server) SendText(ctx context.Context, req TextMessage) (SentText, error) {
-	from, err := normalizePhone(req.From)
-	if err != nil {
-		return SentText{}, err
-	}
-	to, err := normalizePhone(req.To)
-	if err != nil {
-		return SentText{}, err
-	}
-	switch {
-	case from == to:
-		return SentText{}, badRequest("invalid_message", "from and to are the same number")
-	case req.Text == "":
-		return SentText{}, badRequest("invalid_message", "text is empty")
-	case len(req.Text) > maxTextBytes || !utf8.ValidString(req.Text):
-		return SentText{}, badRequest("invalid_message", "text must be valid UTF-8 of at most %d bytes", maxTextBytes)
-	}
-	body, err := proto.Marshal(&waE2E.Message{Conversation: proto.String(req.Text)})
+	return s.SendMessage(ctx, IncomingMessage{From: req.From, To: req.To, Type: "text", Text: req.Text, PushName: req.PushName})
+}
+
+// deliver encrypts msg from contact from for every linked device of
+// account to and sends it to those online; all of them keep it queued
+// until they send a receipt.
+func (s *Server) deliver(ctx context.Context, from, to, pushName string, msg *waE2E.Message) (SentText, error) {
+	body, err := proto.Marshal(msg)
 	if err != nil {
 		return SentText{}, internalError(err)
 	}
+	msgType, mediaType := stanzaTypes(msg)
 	id := newMessageID()
 	now := time.Now()
 
@@ -118,8 +110,8 @@ func (s *Server) SendText(ctx context.Context, req TextMessage) (SentText, error
 		return SentText{}, conflict("no_devices", "%s has no linked device", to)
 	}
 	sender := s.userLocked(from)
-	if req.PushName != "" {
-		sender.pushName = req.PushName
+	if pushName != "" {
+		sender.pushName = pushName
 	}
 	ids := make([]uint16, 0, len(acct.devices))
 	for id := range acct.devices {
@@ -131,7 +123,7 @@ func (s *Server) SendText(ctx context.Context, req TextMessage) (SentText, error
 		"sender_lid": sender.lidJID(),
 		"id":         id,
 		"t":          strconv.FormatInt(now.Unix(), 10),
-		"type":       "text",
+		"type":       msgType,
 	}
 	if sender.pushName != "" {
 		attrs["notify"] = sender.pushName
@@ -147,8 +139,12 @@ func (s *Server) SendText(ctx context.Context, req TextMessage) (SentText, error
 			s.mu.Unlock()
 			return SentText{}, internalError(err)
 		}
+		encAttrs := waBinary.Attrs{"v": "2", "type": encType}
+		if mediaType != "" {
+			encAttrs["mediatype"] = mediaType
+		}
 		node := waBinary.Node{Tag: "message", Attrs: attrs, Content: []waBinary.Node{
-			{Tag: "enc", Attrs: waBinary.Attrs{"v": "2", "type": encType}, Content: ct},
+			{Tag: "enc", Attrs: encAttrs, Content: ct},
 		}}
 		if len(d.pending) >= maxPendingPerDevice {
 			d.pending = d.pending[1:]
@@ -196,7 +192,6 @@ func (s *Server) notifyPreKeyCount(c *conn) {
 func (s *Server) handleOutgoingMessage(c *conn, node *waBinary.Node) {
 	id, _ := node.Attrs["id"].(string)
 	to, _ := node.Attrs["to"].(types.JID)
-	msgType, _ := node.Attrs["type"].(string)
 	now := time.Now()
 
 	s.mu.Lock()
@@ -213,7 +208,7 @@ func (s *Server) handleOutgoingMessage(c *conn, node *waBinary.Node) {
 
 	decrypted := false
 	if recipient != nil && recipient != d.user {
-		rec := SentMessage{ID: id, From: d.user.phone, FromDevice: d.id, To: recipient.phone, Type: msgType, Timestamp: now}
+		rec := SentMessage{ID: id, From: d.user.phone, FromDevice: d.id, To: recipient.phone, Type: "unknown", Timestamp: now}
 		if enc, ok := findEnc(node, recipient); !ok {
 			rec.Error = "no copy encrypted for the recipient's phone"
 		} else {
@@ -225,8 +220,8 @@ func (s *Server) handleOutgoingMessage(c *conn, node *waBinary.Node) {
 				rec.Error = err.Error()
 				c.log.Warn("recipient cannot decrypt message", "id", id, "to", recipient.phone, "err", err)
 			} else {
-				rec.Text = textOf(msg)
 				decrypted = true
+				s.recordContent(&rec, msg)
 			}
 		}
 		s.mu.Lock()
@@ -244,6 +239,25 @@ func (s *Server) handleOutgoingMessage(c *conn, node *waBinary.Node) {
 		_ = c.send(waBinary.Node{Tag: "receipt", Attrs: waBinary.Attrs{
 			"from": to, "id": id, "t": strconv.FormatInt(time.Now().Unix(), 10),
 		}})
+	}
+}
+
+// recordContent fills rec from the decrypted message and, for an
+// attachment, fetches and decrypts the file as the recipient would, before
+// the ack: a client's SendMessage returns only once the file can be checked.
+func (s *Server) recordContent(rec *SentMessage, msg *waE2E.Message) {
+	att, kind := describeMessage(rec, msg)
+	if att == nil {
+		return
+	}
+	data, err := s.openAttachment(att, kind)
+	if err != nil {
+		rec.MediaError = err.Error()
+	}
+	if data != nil {
+		sum := sha256.Sum256(data)
+		rec.SHA256 = hex.EncodeToString(sum[:])
+		s.media.putFile(rec.ID, MediaFile{Data: data, Mimetype: rec.Mimetype, FileName: rec.FileName})
 	}
 }
 

@@ -45,6 +45,7 @@ type Server struct {
 	rootPub   [32]byte
 	static    *keys.KeyPair // the server's Noise static key
 	certChain []byte
+	media     *mediaStore // the media host's files; has its own lock
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -99,6 +100,7 @@ func New(opts Options) (*Server, error) {
 		rootPub:    opts.RootKey.Public(),
 		static:     static,
 		certChain:  chain,
+		media:      newMediaStore(),
 		baseCtx:    ctx,
 		cancelBase: cancel,
 		conns:      map[*conn]struct{}{},
@@ -110,11 +112,13 @@ func New(opts Options) (*Server, error) {
 	}, nil
 }
 
-// Handler serves the WhatsApp websocket at /ws/chat and the control API
-// under /control/.
+// Handler serves the WhatsApp websocket at /ws/chat, the media host's
+// upload (/mms/) and download (/v/) paths, and the control API under
+// /control/.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws/chat", s.serveWebsocket)
+	s.registerMedia(mux)
 	s.registerControl(mux)
 	return mux
 }

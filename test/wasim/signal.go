@@ -18,7 +18,6 @@ import (
 	"go.mau.fi/libsignal/util/optional"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
-	"go.mau.fi/whatsmeow/proto/waE2E"
 	waStore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/util/keys"
 )
@@ -191,19 +190,6 @@ func unpadMessage(plaintext []byte) ([]byte, error) {
 		return nil, fmt.Errorf("invalid padding")
 	}
 	return plaintext[:len(plaintext)-n], nil
-}
-
-// textOf extracts the text of a message a client sent: a plain conversation
-// or an extended text (whatsmeow sends the latter when there is context such
-// as a quote or a link preview).
-func textOf(msg *waE2E.Message) string {
-	if msg.GetDeviceSentMessage() != nil {
-		msg = msg.GetDeviceSentMessage().GetMessage()
-	}
-	if t := msg.GetConversation(); t != "" {
-		return t
-	}
-	return msg.GetExtendedTextMessage().GetText()
 }
 
 // --- store.SignalProtocol; called by libsignal with p.mu held ---

@@ -78,9 +78,11 @@ func TrustRootKey(pub [32]byte) error {
 
 // ConfigureClient points a whatsmeow client at the simulator at serverURL
 // (Info.ServerURL): its websocket dials, before and after login, go to
-// serverURL instead of wss://web.whatsapp.com/ws/chat, and media requests go
-// to the simulator's host (which does not serve media). Call it before
-// Connect. The root key must be trusted separately (TrustRootKey).
+// serverURL instead of wss://web.whatsapp.com/ws/chat, and its media
+// requests (uploads and downloads on https://mmg.whatsapp.net, the
+// MediaHost the simulator's media_conn answer names) go to the simulator's
+// host, which serves them. Call it before Connect. The root key must be
+// trusted separately (TrustRootKey).
 //
 // For tests: the gateway has its own copy of this redirect.
 func ConfigureClient(cli *whatsmeow.Client, serverURL string) error {
