@@ -2,6 +2,7 @@ package whatsmeow
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -62,22 +63,26 @@ func TestReceiveAndSend(t *testing.T) {
 			t.Fatalf("kept message = %+v", kept)
 		}
 
+		const mentioned = "15550401888"
 		sends := []struct {
-			name     string
-			out      message.Outgoing
-			typ      string // stanza type the contact sees
-			wantText string
+			name string
+			out  message.Outgoing
+			want wasim.SentMessage // what the contact decrypted (ID, From, To, Timestamp aside)
 		}{
-			{"text", message.Outgoing{To: "+1 555 040 1999", Text: "plain text"}, "text", "plain text"},
-			{"reply", message.Outgoing{To: got.Chat, Text: "a reply", ReplyTo: got.ID}, "text", "a reply"},
-			{"reply to unknown", message.Outgoing{To: contact, Text: "a reply by id", ReplyTo: "3EB0UNKNOWN"}, "text", "a reply by id"},
-			{"mention", message.Outgoing{To: contact, Text: "hi", Mentions: []string{"15550401888"}}, "text", "hi @15550401888"},
-			{"mention named", message.Outgoing{To: contact, Text: "hi @15550401888!", Mentions: []string{"15550401888@s.whatsapp.net"}}, "text", "hi @15550401888!"},
-			// whatsmeow stamps a location "text"; its empty text shows it is no text message.
-			{"location", message.Outgoing{To: contact, Location: &message.Location{Latitude: 52.52, Longitude: 13.405, Name: "Berlin"}}, "text", ""},
-			{"contact", message.Outgoing{To: contact, Contact: &message.Contact{Name: "Carol", PhoneNumber: "+44 20 7946 0958"}}, "media", ""},
-			{"reaction", message.Outgoing{To: contact, Reaction: &message.Reaction{MessageID: got.ID, Emoji: "👍"}}, "reaction", ""},
-			{"to a LID", message.Outgoing{To: got.Sender.LID, Text: "to the LID"}, "text", "to the LID"},
+			{"text", message.Outgoing{To: "+1 555 040 1999", Text: "plain text"}, wasim.SentMessage{Type: "text", Text: "plain text"}},
+			{"reply", message.Outgoing{To: got.Chat, Text: "a reply", ReplyTo: got.ID}, wasim.SentMessage{Type: "text", Text: "a reply", QuotedID: got.ID}},
+			{"reply to unknown", message.Outgoing{To: contact, Text: "a reply by id", ReplyTo: "3EB0UNKNOWN"}, wasim.SentMessage{Type: "text", Text: "a reply by id", QuotedID: "3EB0UNKNOWN"}},
+			{"mention", message.Outgoing{To: contact, Text: "hi", Mentions: []string{mentioned}}, wasim.SentMessage{Type: "text", Text: "hi @" + mentioned, Mentions: []string{mentioned + "@s.whatsapp.net"}}},
+			{"mention named", message.Outgoing{To: contact, Text: "hi @" + mentioned + "!", Mentions: []string{mentioned + "@s.whatsapp.net"}}, wasim.SentMessage{Type: "text", Text: "hi @" + mentioned + "!", Mentions: []string{mentioned + "@s.whatsapp.net"}}},
+			{"location", message.Outgoing{To: contact, Location: &message.Location{Latitude: 52.52, Longitude: 13.405, Name: "Berlin", Address: "Mitte"}},
+				wasim.SentMessage{Type: "location", Location: &wasim.Location{Latitude: 52.52, Longitude: 13.405, Name: "Berlin", Address: "Mitte"}}},
+			{"location reply", message.Outgoing{To: contact, ReplyTo: got.ID, Location: &message.Location{Latitude: 1, Longitude: 2}},
+				wasim.SentMessage{Type: "location", Location: &wasim.Location{Latitude: 1, Longitude: 2}, QuotedID: got.ID}},
+			{"contact", message.Outgoing{To: contact, Contact: &message.Contact{Name: "Carol", PhoneNumber: "+44 20 7946 0958"}},
+				wasim.SentMessage{Type: "contact", Contact: &wasim.Contact{DisplayName: "Carol", VCard: "BEGIN:VCARD\nVERSION:3.0\nN:;Carol;;;\nFN:Carol\nTEL;type=CELL;type=VOICE;waid=442079460958:+442079460958\nEND:VCARD"}}},
+			{"reaction", message.Outgoing{To: contact, Reaction: &message.Reaction{MessageID: got.ID, Emoji: "👍"}}, wasim.SentMessage{Type: "reaction", TargetID: got.ID, Emoji: "👍"}},
+			{"reaction removed", message.Outgoing{To: contact, Reaction: &message.Reaction{MessageID: got.ID}}, wasim.SentMessage{Type: "reaction", TargetID: got.ID}},
+			{"to a LID", message.Outgoing{To: got.Sender.LID, Text: "to the LID"}, wasim.SentMessage{Type: "text", Text: "to the LID"}},
 		}
 		var receipts []message.Receipt
 		for _, s := range sends {
@@ -101,9 +106,10 @@ func TestReceiveAndSend(t *testing.T) {
 			t.Fatalf("the contact received %d messages, want %d: %+v", len(sent), len(sends), sent)
 		}
 		for i, s := range sends {
-			m := sent[i]
-			if m.ID != receipts[i].ID || m.Error != "" || m.To != contact || m.Type != s.typ || m.Text != s.wantText {
-				t.Errorf("send %s: the contact got %+v, want id %s type %s text %q", s.name, m, receipts[i].ID, s.typ, s.wantText)
+			m, want := sent[i], s.want
+			want.ID, want.From, want.FromDevice, want.To, want.Timestamp = receipts[i].ID, account, m.FromDevice, contact, m.Timestamp
+			if !reflect.DeepEqual(m, want) {
+				t.Errorf("send %s: the contact got\n %+v\nwant\n %+v", s.name, m, want)
 			}
 		}
 	})
