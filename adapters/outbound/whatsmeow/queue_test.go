@@ -4,8 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wagate/wagate/domain/device"
 )
@@ -118,5 +120,29 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := (Config{LibraryLogLevel: "loud"}).libraryLevel(); err == nil {
 		t.Error("log level loud accepted")
+	}
+}
+
+func TestReportable(t *testing.T) {
+	chat := types.NewJID("15550001111", types.DefaultUserServer)
+	msg := func(m *waE2E.Message, chat types.JID) *events.Message {
+		return &events.Message{Info: types.MessageInfo{MessageSource: types.MessageSource{Chat: chat}}, Message: m}
+	}
+	skdm := &waE2E.SenderKeyDistributionMessage{GroupID: proto.String("g")}
+	for name, c := range map[string]struct {
+		evt  *events.Message
+		want bool
+	}{
+		"text":            {msg(&waE2E.Message{Conversation: proto.String("hi")}, chat), true},
+		"poll (unknown)":  {msg(&waE2E.Message{PollCreationMessage: &waE2E.PollCreationMessage{}}, chat), true},
+		"revoke":          {msg(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}}, chat), false},
+		"status":          {msg(&waE2E.Message{Conversation: proto.String("my status")}, types.StatusBroadcastJID), false},
+		"bare key share":  {msg(&waE2E.Message{SenderKeyDistributionMessage: skdm}, chat), false},
+		"key share, text": {msg(&waE2E.Message{SenderKeyDistributionMessage: skdm, Conversation: proto.String("hi all")}, chat), true},
+		"nil":             {msg(nil, chat), false},
+	} {
+		if got := reportable(c.evt); got != c.want {
+			t.Errorf("%s: reportable = %v, want %v", name, got, c.want)
+		}
 	}
 }

@@ -102,6 +102,9 @@ func newSession(c *Client, id device.ID, jid string, h device.SessionHandler, cl
 // session's news and to signals for the supervisor. It never blocks for long (a full
 // message queue makes it wait up to QueueFullWait).
 func (s *session) onEvent(evt any) {
+	if s.isEnded() {
+		return // late news of a connection the session has let go of
+	}
 	switch e := evt.(type) {
 	case *events.QR:
 		s.signal(signal{kind: sigQR, codes: e.Codes})
@@ -126,7 +129,7 @@ func (s *session) onEvent(evt any) {
 		s.pushName = e.Action.GetName()
 		s.mu.Unlock()
 	case *events.Message:
-		if s.isEnded() {
+		if !reportable(e) {
 			return
 		}
 		if !s.q.pushMessage(e) && !s.isEnded() {
@@ -145,7 +148,11 @@ func (s *session) onEvent(evt any) {
 		s.signal(signal{kind: sigLoggedOut})
 	case *events.TemporaryBan:
 		s.log.Warn("temporarily banned", "code", e.Code, "expire", e.Expire)
-		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonTemporaryBan, Until: time.Now().Add(e.Expire)}})
+		var until time.Time // zero: WhatsApp did not say
+		if e.Expire > 0 {
+			until = time.Now().Add(e.Expire)
+		}
+		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonTemporaryBan, Until: until}})
 	case *events.ConnectFailure:
 		s.log.Warn("WhatsApp refused the connection", "reason", e.Reason, "message", e.Message)
 		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonConnectFailure}})
@@ -153,6 +160,22 @@ func (s *session) onEvent(evt any) {
 		s.log.Error("WhatsApp refuses this client version: update whatsmeow")
 		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonClientOutdated}})
 	}
+}
+
+// reportable tells the messages users see from WhatsApp's housekeeping, which also
+// arrives as messages: protocol messages (revokes, edits, key shares, history sync
+// notices), bare group key distributions, and status updates.
+func reportable(e *events.Message) bool {
+	m := e.Message
+	switch {
+	case m == nil, m.ProtocolMessage != nil, e.Info.Chat == types.StatusBroadcastJID:
+		return false
+	case m.SenderKeyDistributionMessage != nil:
+		var probe message.Message
+		msgconv.Content(m, &probe)
+		return probe.Type != message.TypeUnknown
+	}
+	return true
 }
 
 func (s *session) signal(sg signal) {
@@ -236,7 +259,11 @@ func (s *session) supervise() {
 		case <-connect.C:
 			err := s.cli.ConnectContext(s.connCtx)
 			switch {
-			case err == nil, errors.Is(err, meow.ErrAlreadyConnected), s.ctx.Err() != nil:
+			case err == nil:
+				if s.link() != "" {
+					loginWait.Reset(s.c.cfg.loginTimeout())
+				}
+			case errors.Is(err, meow.ErrAlreadyConnected), s.ctx.Err() != nil:
 			case errors.Is(err, store.ErrDeviceDeleted):
 				s.loggedOut()
 				return
@@ -258,14 +285,21 @@ func (s *session) supervise() {
 			codes = codes[1:]
 			nextQR.Reset(s.c.cfg.QRNextTimeout)
 		case <-loginWait.C:
-			// After pairing whatsmeow reconnects by itself to log in, and says nothing
-			// when that fails.
-			if !s.cli.IsConnected() {
+			// Connected but not logged in for too long: WhatsApp never answered the
+			// login, or whatsmeow's own reconnection after pairing failed (it says
+			// nothing then). Logged in but no Connected yet: the prekey upload is
+			// still going on.
+			switch {
+			case s.cli.IsLoggedIn():
+				loginWait.Reset(s.c.cfg.loginTimeout())
+			default:
+				s.log.Warn("no login in time: reconnecting")
+				if s.cli.IsConnected() {
+					s.cli.Disconnect()
+				}
 				if !dropped() {
 					return
 				}
-			} else if !s.cli.IsLoggedIn() {
-				loginWait.Reset(s.c.cfg.loginTimeout())
 			}
 		case <-s.sigWake:
 			for _, sg := range s.takeSignals() {
