@@ -13,6 +13,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/adapters/outbound/database/dbtest"
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
@@ -250,3 +251,14 @@ func storedDevices(t testing.TB, db *bun.DB, jid string) int {
 func dbtestSQLite(t *testing.T) (*bun.DB, string) { return dbtest.SQLite(t) }
 
 func textTo(to, text string) message.Outgoing { return message.Outgoing{To: to, Text: text} }
+
+// openPostgres opens the PostgreSQL database at url (migrated or not) as the gateway does.
+func openPostgres(t testing.TB, url string) *bun.DB {
+	t.Helper()
+	db, closeDB, err := database.Open(context.Background(), url, "")
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = closeDB() })
+	return db
+}
