@@ -1,10 +1,3 @@
-// Package whatsmeow runs the devices' WhatsApp sessions with go.mau.fi/whatsmeow: one
-// whatsmeow client per device, its keys in whatsmeow's SQL store (the whatsmeow_* tables)
-// on the gateway's own database. It implements device.WhatsAppClient.
-//
-// What whatsmeow reports is turned into device.SessionEvents in one place
-// (session.onEvent) and reaches the SessionHandler through a bounded queue per device,
-// in order, from one goroutine per device. Messages are normalized by msgconv.
 package whatsmeow
 
 import (
@@ -233,6 +226,7 @@ func (c *Client) Remove(ctx context.Context, s device.Session) error {
 
 func (c *Client) logout(ctx context.Context, s device.Session, discard bool) error {
 	jids := []string{s.JID}
+	var errs []error
 	if ss := c.take(s.DeviceID); ss != nil {
 		ss.mu.Lock()
 		ss.silent, ss.discard = true, ss.discard || discard
@@ -245,11 +239,10 @@ func (c *Client) logout(ctx context.Context, s device.Session, discard bool) err
 			cancel()
 		}
 		if err := ss.stop(ctx, discard); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("stop session: %w", err))
 		}
 		jids = append(jids, ss.link())
 	}
-	var errs []error
 	for i, jid := range jids {
 		if jid != "" && (i == 0 || jid != jids[0]) {
 			errs = append(errs, deleteDevice(ctx, c.container, jid))
