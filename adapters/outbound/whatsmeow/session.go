@@ -241,6 +241,7 @@ func (s *session) supervise() {
 	// (its QR codes died with the connection).
 	dropped := func() bool {
 		nextQR.Stop()
+		loginWait.Stop()
 		codes = nil
 		if s.link() == "" {
 			s.end(device.SessionDisconnected{Reason: device.ReasonConnectionLost})
