@@ -340,3 +340,31 @@ func keptMessages(t testing.TB, db *bun.DB, id device.ID) int {
 	}
 	return int(n)
 }
+
+// A server that cannot be reached: the session keeps retrying without a word, and
+// Disconnect stops it at once.
+func TestUnreachableServerRetriesQuietly(t *testing.T) {
+	srv := startServer(t)
+	db, _ := dbtestSQLite(t)
+	cfg := testConfig(srv)
+	cfg.ServerURL = "ws://127.0.0.1:1/ws/chat" // nothing listens on port 1
+	c := newClient(t, db, cfg)
+	r := newRecorder()
+	id := newID()
+	ctx := context.Background()
+	if err := c.Connect(ctx, device.Session{DeviceID: id}, r); err != nil {
+		t.Fatal(err)
+	}
+	expectQuiet(t, r, id, 500*time.Millisecond) // several attempts at 20-200 ms
+	if c.session(id) == nil {
+		t.Fatal("the session gave up")
+	}
+	start := time.Now()
+	if err := c.Disconnect(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Disconnect took %v", d)
+	}
+	expectQuiet(t, r, id, 100*time.Millisecond)
+}
