@@ -12,6 +12,7 @@ import (
 
 	"github.com/uptrace/bun"
 	meow "go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
 	waLog "go.mau.fi/whatsmeow/util/log"
@@ -115,8 +116,10 @@ func (c *Client) Connect(ctx context.Context, s device.Session, h device.Session
 	if c.session(s.DeviceID) != nil {
 		return domain.Errorf(domain.KindConflict, "device %s already has a running session", s.DeviceID)
 	}
-	dev := c.container.NewDevice()
-	if s.JID != "" {
+	var dev *store.Device
+	if s.JID == "" {
+		dev = c.container.NewDevice() // fresh keys, stored once paired
+	} else {
 		stored, err := loadDevice(ctx, c.container, s.JID)
 		if err != nil {
 			return fmt.Errorf("load the session keys of %s: %w", s.JID, err)
