@@ -266,10 +266,7 @@ func (c *Client) PairPhone(ctx context.Context, id device.ID, phoneNumber string
 	if ss == nil {
 		return "", domain.Errorf(domain.KindConflict, "device %s is not pairing", id)
 	}
-	ss.mu.Lock()
-	showing := ss.qrShowing
-	ss.mu.Unlock()
-	if !showing {
+	if !ss.showingQR() {
 		return "", domain.Errorf(domain.KindConflict, "device %s is not pairing: a pairing code can be asked for while it shows QR codes", id)
 	}
 	code, err := ss.cli.PairPhone(ctx, digits, true, meow.PairClientChrome, "Chrome (Linux)")

@@ -14,7 +14,8 @@
 //	Connected             SessionConnected{PushName (the store's, or the last PushNameSetting)}
 //	Message               SessionMessage (normalized by msgconv; housekeeping messages skipped)
 //	Disconnected          linked: SessionDisconnected{connection_lost, Reconnecting}, reconnect with backoff
-//	                      pairing: SessionDisconnected{connection_lost}, session over (its QR codes died)
+//	                      pairing: SessionDisconnected{connection_lost}, session over (its QR codes died);
+//	                      qr_timeout instead when the last QR code was on show
 //	KeepAliveTimeout      after 3 min without keepalive answers: as Disconnected
 //	StreamReplaced        SessionDisconnected{stream_replaced}, session over, link kept
 //	LoggedOut             store device deleted, then SessionLoggedOut{logged_out}, session over

@@ -210,6 +210,12 @@ func (s *session) isEnded() bool {
 	return s.ended
 }
 
+func (s *session) showingQR() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.qrShowing
+}
+
 func (s *session) link() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -238,13 +244,19 @@ func (s *session) supervise() {
 		attempts++
 	}
 	// dropped handles a lost connection: a linked session reconnects, a pairing one ends
-	// (its QR codes died with the connection).
+	// (its QR codes died with the connection). WhatsApp may close a pairing connection
+	// itself once its last QR code is out: that is a QR timeout too.
 	dropped := func() bool {
+		lastQR := len(codes) == 0 && s.showingQR()
 		nextQR.Stop()
 		loginWait.Stop()
 		codes = nil
 		if s.link() == "" {
-			s.end(device.SessionDisconnected{Reason: device.ReasonConnectionLost})
+			reason := device.ReasonConnectionLost
+			if lastQR {
+				reason = device.ReasonQRTimeout
+			}
+			s.end(device.SessionDisconnected{Reason: reason})
 			return false
 		}
 		s.mu.Lock()
