@@ -368,3 +368,43 @@ func TestUnreachableServerRetriesQuietly(t *testing.T) {
 	}
 	expectQuiet(t, r, id, 100*time.Millisecond)
 }
+
+// A server whose certificate does not chain to the trusted root key is not WhatsApp:
+// the session fails at once instead of retrying.
+func TestUntrustedServerFails(t *testing.T) {
+	key, err := wasim.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor, err := wasim.New(wasim.Options{RootKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := impostor.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = impostor.Serve(l)
+	}()
+	t.Cleanup(func() {
+		_ = impostor.Close()
+		<-done
+	})
+	srv := startServer(t)
+	db, _ := dbtestSQLite(t)
+	cfg := testConfig(srv) // trusts the test root key...
+	cfg.ServerURL = impostor.URL()
+	c := newClient(t, db, cfg)
+	r := newRecorder()
+	id := newID()
+	if err := c.Connect(context.Background(), device.Session{DeviceID: id}, r); err != nil {
+		t.Fatal(err)
+	}
+	if f := expect[device.SessionFailed](t, r, id); f.Reason != device.ReasonConnectFailure {
+		t.Fatalf("got %+v", f)
+	}
+	eventually(t, "the session is gone", func() bool { return c.session(id) == nil })
+}
