@@ -1,6 +1,8 @@
 package whatsmeow
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -144,5 +146,37 @@ func TestReportable(t *testing.T) {
 		if got := reportable(c.evt); got != c.want {
 			t.Errorf("%s: reportable = %v, want %v", name, got, c.want)
 		}
+	}
+}
+
+func TestKeptMessagesPruneAndDelete(t *testing.T) {
+	db, _ := dbtestSQLite(t)
+	s := messages{db: db}
+	ctx := context.Background()
+	a, b := newID(), newID()
+	jid := types.NewJID("15550001111", types.DefaultUserServer)
+	now := time.Now()
+	for i, row := range []struct {
+		dev device.ID
+		at  time.Time
+	}{{a, now.Add(-48 * time.Hour)}, {a, now}, {b, now}} {
+		if err := s.put(ctx, row.dev, fmt.Sprintf("M%d", i), jid, jid, false, &waE2E.Message{Conversation: proto.String("x")}, row.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.prune(ctx, now.Add(-24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("prune = %d, %v; want 1", n, err)
+	}
+	if k, err := s.get(ctx, a, "M0"); err != nil || k != nil {
+		t.Fatalf("pruned message still there: %+v, %v", k, err)
+	}
+	if err := s.deleteDevice(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := s.get(ctx, a, "M1"); k != nil {
+		t.Fatal("deleteDevice left a message")
+	}
+	if k, _ := s.get(ctx, b, "M2"); k == nil || k.Message.GetConversation() != "x" {
+		t.Fatalf("another device's message: %+v", k)
 	}
 }
