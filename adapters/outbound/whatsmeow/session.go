@@ -1,0 +1,510 @@
+package whatsmeow
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	meow "go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/wagate/wagate/adapters/outbound/whatsmeow/msgconv"
+	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/message"
+)
+
+// session runs one device's whatsmeow client. Three parties share it:
+//
+//   - whatsmeow's event handler (onEvent), which must never block: it turns events into
+//     news for the queue and signals for the supervisor;
+//   - the supervisor goroutine (supervise), which owns the connection: it connects,
+//     reconnects after drops with backoff, shows QR codes in turn and ends the session;
+//   - the worker goroutine (work), the only caller of the SessionHandler, in order.
+type session struct {
+	c      *Client
+	id     device.ID
+	h      device.SessionHandler
+	cli    *meow.Client
+	log    *slog.Logger
+	q      *queue
+	ctx    context.Context // cancelled when the session ends: stops the supervisor
+	cancel context.CancelFunc
+	// connCtx is the context of whatsmeow's connections (their read loops and event
+	// handlers live as long as it does). It is cancelled only after the supervisor has
+	// closed the connection: cancelling it first closes the socket under whatsmeow's feet
+	// while it is being closed, a data race inside whatsmeow.
+	connCtx    context.Context
+	connCancel context.CancelFunc
+
+	sigMu   sync.Mutex
+	signals []signal
+	sigWake chan struct{}
+
+	supervised chan struct{} // closed when the supervisor has returned
+	worked     chan struct{} // closed when the worker has returned
+
+	mu        sync.Mutex
+	jid       string // the link, "" until paired
+	pushName  string
+	qrShowing bool // pairing: a QR code is on show
+	ended     bool // nothing more is reported (except messages already queued, unless discard)
+	silent    bool // stopped on request: state changes still queued are not reported
+	discard   bool // stopped for good (Remove): queued messages are dropped too
+}
+
+// signal is what the event handler asks of the supervisor.
+type signal struct {
+	kind  signalKind
+	codes []string            // sigQR
+	end   device.SessionEvent // sigEnd: the last news of the session
+}
+
+type signalKind int
+
+const (
+	sigQR        signalKind = iota // a new set of QR codes to show
+	sigPaired                      // the phone accepted the link: no more QR codes
+	sigConnected                   // logged in: reset the backoff
+	sigDropped                     // the connection dropped: reconnect (or end, when not linked)
+	sigStale                       // keepalives failed for too long: drop and reconnect
+	sigEnd                         // WhatsApp ended the session: report end and stop
+	sigLoggedOut                   // the link is gone: delete the store device, report and stop
+)
+
+func newSession(c *Client, id device.ID, jid string, h device.SessionHandler, cli *meow.Client) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	connCtx, connCancel := context.WithCancel(context.Background())
+	s := &session{
+		connCtx: connCtx, connCancel: connCancel,
+		c: c, id: id, h: h, cli: cli, jid: jid,
+		log:     c.log.With("device", id.String()),
+		q:       newQueue(c.cfg.QueueSize, c.cfg.QueueFullWait),
+		ctx:     ctx,
+		cancel:  cancel,
+		sigWake: make(chan struct{}, 1),
+
+		supervised: make(chan struct{}),
+		worked:     make(chan struct{}),
+	}
+	if cli != nil {
+		s.pushName = cli.Store.PushName // loaded with the device, before any goroutine uses it
+	}
+	return s
+}
+
+// onEvent is whatsmeow's event handler: one type switch from whatsmeow's events to the
+// session's news and to signals for the supervisor. It never blocks for long (a full
+// message queue makes it wait up to QueueFullWait).
+func (s *session) onEvent(evt any) {
+	if s.isEnded() {
+		return // late news of a connection the session has let go of
+	}
+	switch e := evt.(type) {
+	case *events.QR:
+		s.signal(signal{kind: sigQR, codes: e.Codes})
+	case *events.PairSuccess:
+		link := device.Link{JID: e.ID.String(), PhoneNumber: e.ID.User, BusinessName: e.BusinessName}
+		s.mu.Lock()
+		s.jid, s.qrShowing = link.JID, false
+		link.PushName = s.pushName
+		s.reportLocked(device.SessionPaired{Link: link})
+		s.mu.Unlock()
+		s.signal(signal{kind: sigPaired})
+	case *events.PairError:
+		s.log.Warn("pairing failed", "err", e.Error)
+		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonConnectFailure}})
+	case *events.Connected:
+		s.mu.Lock()
+		s.reportLocked(device.SessionConnected{PushName: s.pushName})
+		s.mu.Unlock()
+		s.signal(signal{kind: sigConnected})
+	case *events.PushNameSetting:
+		s.mu.Lock()
+		s.pushName = e.Action.GetName()
+		s.mu.Unlock()
+	case *events.Message:
+		if !reportable(e) {
+			return
+		}
+		if !s.q.pushMessage(e) && !s.isEnded() {
+			s.c.droppedMessages.Add(1)
+			s.log.Warn("message dropped: the session handler is not keeping up", "message", e.Info.ID, "queue", s.c.cfg.QueueSize)
+		}
+	case *events.Disconnected:
+		s.signal(signal{kind: sigDropped})
+	case *events.KeepAliveTimeout:
+		if time.Since(e.LastSuccess) > meow.KeepAliveMaxFailTime {
+			s.signal(signal{kind: sigStale})
+		}
+	case *events.StreamReplaced:
+		s.signal(signal{kind: sigEnd, end: device.SessionDisconnected{Reason: device.ReasonStreamReplaced}})
+	case *events.LoggedOut:
+		s.signal(signal{kind: sigLoggedOut})
+	case *events.TemporaryBan:
+		s.log.Warn("temporarily banned", "code", e.Code, "expire", e.Expire)
+		var until time.Time // zero: WhatsApp did not say
+		if e.Expire > 0 {
+			until = time.Now().Add(e.Expire)
+		}
+		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonTemporaryBan, Until: until}})
+	case *events.ConnectFailure:
+		s.log.Warn("WhatsApp refused the connection", "reason", e.Reason, "message", e.Message)
+		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonConnectFailure}})
+	case *events.ClientOutdated:
+		s.log.Error("WhatsApp refuses this client version: update whatsmeow")
+		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonClientOutdated}})
+	}
+}
+
+// reportable tells the messages users see from WhatsApp's housekeeping, which also
+// arrives as messages: protocol messages (revokes, edits, key shares, history sync
+// notices), bare group key distributions, and status updates.
+func reportable(e *events.Message) bool {
+	m := e.Message
+	switch {
+	case m == nil, m.ProtocolMessage != nil, e.Info.Chat == types.StatusBroadcastJID:
+		return false
+	case m.SenderKeyDistributionMessage != nil:
+		var probe message.Message
+		msgconv.Content(m, &probe)
+		return probe.Type != message.TypeUnknown
+	}
+	return true
+}
+
+func (s *session) signal(sg signal) {
+	s.sigMu.Lock()
+	s.signals = append(s.signals, sg)
+	s.sigMu.Unlock()
+	select {
+	case s.sigWake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *session) takeSignals() []signal {
+	s.sigMu.Lock()
+	defer s.sigMu.Unlock()
+	sg := s.signals
+	s.signals = nil
+	return sg
+}
+
+// reportLocked queues a state change unless the session has ended. Callers hold s.mu, so
+// that the session's last news stays last.
+func (s *session) reportLocked(ev device.SessionEvent) {
+	if !s.ended {
+		s.q.pushState(ev)
+	}
+}
+
+func (s *session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+func (s *session) showingQR() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.qrShowing
+}
+
+func (s *session) link() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jid
+}
+
+// supervise owns the connection until the session ends. It connects at once, and again
+// after each drop with a capped, jittered exponential backoff (whatsmeow's own
+// auto-reconnect is off: its delay grows linearly without cap or jitter).
+func (s *session) supervise() {
+	defer close(s.supervised)
+	serverCloses := false // the session ends with a stream error or failure: WhatsApp closes the socket
+	defer func() { s.release(serverCloses) }()
+	var (
+		attempts  int      // failed connection attempts since the last login
+		codes     []string // QR codes still to show
+		connect   = time.NewTimer(0)
+		nextQR    = stoppedTimer()
+		loginWait = stoppedTimer()
+	)
+	defer connect.Stop()
+	defer nextQR.Stop()
+	defer loginWait.Stop()
+	retry := func() {
+		connect.Reset(s.c.cfg.backoff(attempts))
+		attempts++
+	}
+	// dropped handles a lost connection: a linked session reconnects, a pairing one ends
+	// (its QR codes died with the connection). WhatsApp may close a pairing connection
+	// itself once its last QR code is out: that is a QR timeout too.
+	dropped := func() bool {
+		lastQR := len(codes) == 0 && s.showingQR()
+		nextQR.Stop()
+		loginWait.Stop()
+		codes = nil
+		if s.link() == "" {
+			reason := device.ReasonConnectionLost
+			if lastQR {
+				reason = device.ReasonQRTimeout
+			}
+			s.end(device.SessionDisconnected{Reason: reason})
+			return false
+		}
+		s.mu.Lock()
+		s.reportLocked(device.SessionDisconnected{Reason: device.ReasonConnectionLost, Reconnecting: true})
+		s.mu.Unlock()
+		retry()
+		return true
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-connect.C:
+			err := s.cli.ConnectContext(s.connCtx)
+			switch {
+			case err == nil:
+				if s.link() != "" {
+					loginWait.Reset(s.c.cfg.loginTimeout())
+				}
+			case errors.Is(err, meow.ErrAlreadyConnected), s.ctx.Err() != nil:
+			case errors.Is(err, store.ErrDeviceDeleted):
+				s.loggedOut()
+				return
+			case strings.Contains(err.Error(), "failed to verify server cert"):
+				// Not WhatsApp (or not the server whose root key we were given): no retry helps.
+				s.log.Error("the WhatsApp server's certificate does not verify", "err", err)
+				s.end(device.SessionFailed{Reason: device.ReasonConnectFailure})
+				return
+			default:
+				s.log.Info("connecting failed; retrying", "err", err, "attempt", attempts+1)
+				retry()
+			}
+		case <-nextQR.C:
+			if len(codes) == 0 {
+				s.end(device.SessionDisconnected{Reason: device.ReasonQRTimeout})
+				return
+			}
+			s.showQR(codes[0], s.c.cfg.QRNextTimeout)
+			codes = codes[1:]
+			nextQR.Reset(s.c.cfg.QRNextTimeout)
+		case <-loginWait.C:
+			// Connected but not logged in for too long: WhatsApp never answered the
+			// login, or whatsmeow's own reconnection after pairing failed (it says
+			// nothing then). Logged in but no Connected yet: the prekey upload is
+			// still going on.
+			switch {
+			case s.cli.IsLoggedIn():
+				loginWait.Reset(s.c.cfg.loginTimeout())
+			default:
+				s.log.Warn("no login in time: reconnecting")
+				if s.cli.IsConnected() {
+					s.cli.Disconnect()
+				}
+				if !dropped() {
+					return
+				}
+			}
+		case <-s.sigWake:
+			for _, sg := range s.takeSignals() {
+				switch sg.kind {
+				case sigQR:
+					if len(sg.codes) == 0 {
+						continue
+					}
+					s.showQR(sg.codes[0], s.c.cfg.QRFirstTimeout)
+					codes = sg.codes[1:]
+					nextQR.Reset(s.c.cfg.QRFirstTimeout)
+				case sigPaired:
+					nextQR.Stop()
+					codes = nil
+					loginWait.Reset(s.c.cfg.loginTimeout())
+				case sigConnected:
+					attempts = 0
+					loginWait.Stop()
+				case sigStale:
+					s.log.Warn("keepalives failed for too long: reconnecting")
+					s.cli.Disconnect()
+					if !dropped() {
+						return
+					}
+				case sigDropped:
+					if !dropped() {
+						return
+					}
+				case sigLoggedOut:
+					serverCloses = true
+					s.loggedOut()
+					return
+				case sigEnd:
+					serverCloses = true
+					s.end(sg.end)
+					return
+				}
+			}
+		}
+	}
+}
+
+// release lets go of the connection when the supervisor stops. When WhatsApp ended the
+// session it closes the socket itself: the session gives it a moment, because closing
+// a socket from both ends at once races inside whatsmeow. Then whatever whatsmeow still
+// has in flight (a reconnection after pairing, say) is cancelled.
+func (s *session) release(serverCloses bool) {
+	if serverCloses {
+		deadline := time.Now().Add(serverCloseWait)
+		for s.cli.IsConnected() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if s.cli.IsConnected() {
+		s.cli.Disconnect()
+	}
+	s.connCancel()
+}
+
+// serverCloseWait is how long a session ended by WhatsApp waits for WhatsApp to close
+// the socket before closing it itself.
+const serverCloseWait = 3 * time.Second
+
+// dialAbortWait is how long stop waits for a connection attempt in progress to finish
+// before aborting it.
+const dialAbortWait = 2 * time.Second
+
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+func (s *session) showQR(code string, valid time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jid != "" {
+		return // paired meanwhile
+	}
+	s.qrShowing = true
+	s.reportLocked(device.SessionQR{Code: code, ExpiresAt: time.Now().Add(valid)})
+}
+
+// loggedOut ends a session whose link is gone: whatsmeow deletes its store device too,
+// but only after it told us, so it is deleted here before the news goes out.
+func (s *session) loggedOut() {
+	if jid := s.link(); jid != "" {
+		if err := deleteDevice(context.WithoutCancel(s.ctx), s.c.container, jid); err != nil {
+			s.log.Error("logged out, but the session keys could not be deleted", "err", err)
+		}
+	}
+	s.end(device.SessionLoggedOut{Reason: device.ReasonLoggedOut})
+}
+
+// end finishes the session from inside (called by the supervisor, which then releases
+// the connection): last is its last news. Connect may start a new session for the
+// device from now on.
+func (s *session) end(last device.SessionEvent) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended, s.qrShowing = true, false
+	s.q.pushState(last)
+	s.mu.Unlock()
+	s.c.forget(s)
+	s.q.close()
+	s.cancel()
+}
+
+// stop ends the session on request, reporting nothing: the caller has moved the device
+// already. Messages already queued are still handed over unless discard.
+func (s *session) stop(ctx context.Context, discard bool) error {
+	s.mu.Lock()
+	s.ended, s.silent, s.qrShowing = true, true, false
+	s.discard = s.discard || discard
+	s.mu.Unlock()
+	s.cancel()
+	s.q.close()
+	abort := time.NewTimer(dialAbortWait)
+	defer abort.Stop()
+	for {
+		select {
+		case <-s.supervised: // it disconnects the client on its way out
+			return nil
+		case <-abort.C:
+			s.connCancel() // still connecting: abort the dial
+		case <-ctx.Done():
+			s.connCancel()
+			return ctx.Err()
+		}
+	}
+}
+
+// work hands the queued news to the handler, in order, until the queue is closed.
+func (s *session) work() {
+	defer close(s.worked)
+	ctx := context.WithoutCancel(s.ctx)
+	for {
+		items, ok := s.q.take()
+		if !ok {
+			return
+		}
+		for _, it := range items {
+			s.deliver(ctx, it)
+			s.q.done(it)
+		}
+	}
+}
+
+func (s *session) deliver(ctx context.Context, it queued) {
+	s.mu.Lock()
+	silent, discard := s.silent, s.discard
+	s.mu.Unlock()
+	if discard || (silent && it.msg == nil) {
+		return
+	}
+	if it.msg != nil {
+		s.h.HandleSession(ctx, s.id, device.SessionMessage{Message: s.receive(ctx, it.msg)})
+		return
+	}
+	s.h.HandleSession(ctx, s.id, it.ev)
+}
+
+// receive normalizes a received message, completes its sender with what whatsmeow's LID
+// map knows, and keeps it for replies, reactions and media downloads.
+func (s *session) receive(ctx context.Context, e *events.Message) message.Message {
+	m := msgconv.Incoming(e)
+	msgconv.FillSender(&m.Sender, e.Info.Sender, func(j types.JID) (types.JID, bool) { return s.c.altJID(ctx, j) })
+	if m.Type != message.TypeUnknown && m.Type != message.TypeReaction {
+		if err := s.c.msgs.put(ctx, s.id, e.Info.ID, e.Info.Chat, e.Info.Sender, e.Info.IsFromMe, e.Message, e.Info.Timestamp); err != nil {
+			s.log.Warn("message not kept: replies to it and its media will not work", "message", e.Info.ID, "err", err)
+		}
+	}
+	return m
+}
+
+// backoff is the delay before connection attempt n+1 after n failures: it doubles from
+// ReconnectMin up to ReconnectMax, and a random part of up to half of it is dropped so
+// that devices dropped together do not reconnect together.
+func (c Config) backoff(failures int) time.Duration {
+	d := c.ReconnectMax
+	if failures < 30 {
+		if e := c.ReconnectMin << failures; e > 0 && e < d {
+			d = e
+		}
+	}
+	half := d / 2
+	return d - half + rand.N(half+1)
+}
+
+// loginTimeout is how long the login after pairing may take before the session treats
+// the connection as dropped.
+func (c Config) loginTimeout() time.Duration { return time.Minute }
