@@ -33,6 +33,11 @@ type Config struct {
 	// MediaFetchAllow (MEDIA_FETCH_ALLOW) lists networks that media URLs may point to
 	// although they are private (an internal file server, say).
 	MediaFetchAllow []netip.Prefix
+	// WhatsAppServerURL (WHATSAPP_SERVER_URL) and WhatsAppServerRootKey
+	// (WHATSAPP_SERVER_ROOT_KEY) point every session at another WhatsApp server, such as
+	// the wasim simulator, instead of WhatsApp. Both or neither.
+	WhatsAppServerURL     string
+	WhatsAppServerRootKey string
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused.
@@ -55,6 +60,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		DataDir:     get("DATA_DIR", "./data"),
 		DatabaseURL: get("DATABASE_URL", ""),
 		LogFormat:   strings.ToLower(get("LOG_FORMAT", "text")),
+
+		WhatsAppServerURL:     get("WHATSAPP_SERVER_URL", ""),
+		WhatsAppServerRootKey: get("WHATSAPP_SERVER_ROOT_KEY", ""),
 	}
 	cfg.APIKey, cfg.apiKeySet = lookup("API_KEY")
 	for _, o := range strings.Split(get("CORS_ORIGINS", ""), ",") {
@@ -84,6 +92,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			continue
 		}
 		cfg.MediaFetchAllow = append(cfg.MediaFetchAllow, prefix)
+	}
+	if (cfg.WhatsAppServerURL == "") != (cfg.WhatsAppServerRootKey == "") {
+		errs = append(errs, errors.New("WHATSAPP_SERVER_URL and WHATSAPP_SERVER_ROOT_KEY go together: set both (to use a simulator) or neither"))
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL", "")))

@@ -44,6 +44,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	go g.restore(ctx)
 	select {
 	case err := <-served:
 		return err
@@ -60,4 +61,16 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// restore connects again the devices whose sessions were running when the gateway last
+// stopped. It runs beside the server: a slow WhatsApp must not delay the API.
+func (g *Gateway) restore(ctx context.Context) {
+	r, err := g.App.Commands.RestoreSessions.Handle(ctx, application.RestoreSessions{})
+	switch {
+	case err != nil:
+		g.log.Error("restore sessions", "err", err)
+	case r.Started+r.Failed > 0:
+		g.log.Info("sessions restored", "started", r.Started, "failed", r.Failed)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/fetch"
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/adapters/outbound/socketio"
+	"github.com/wagate/wagate/adapters/outbound/whatsmeow"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/message"
@@ -36,6 +37,12 @@ var memoryStoreSet = wire.NewSet(
 	memory.NewRepository,
 	wire.Bind(new(device.Repository), new(*memory.Repository)),
 	wire.Bind(new(rest.Pinger), new(*memory.Repository)),
+)
+
+// whatsAppSet runs WhatsApp sessions through whatsmeow, stored in the gateway's database.
+var whatsAppSet = wire.NewSet(
+	provideWhatsApp,
+	wire.Bind(new(device.WhatsAppClient), new(*whatsmeow.Client)),
 )
 
 // memoryWhatsAppSet stands in for WhatsApp.
@@ -73,6 +80,22 @@ func provideFetcher(cfg Config) *fetch.Fetcher {
 }
 
 func provideVerifier(cfg Config) *apikey.Verifier { return apikey.NewVerifier(cfg.APIKey) }
+
+// provideWhatsApp starts the whatsmeow adapter; its cleanup ends every session without
+// changing the devices, so that the next start restores them.
+func provideWhatsApp(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logger) (*whatsmeow.Client, func(), error) {
+	c, err := whatsmeow.New(ctx, db, whatsmeow.Config{ServerURL: cfg.WhatsAppServerURL, RootKey: cfg.WhatsAppServerRootKey}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			log.Warn("close WhatsApp sessions", "err", err)
+		}
+	}, nil
+}
 
 // provideDatabase opens the configured database and brings its schema up to date.
 func provideDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*bun.DB, func(), error) {

@@ -14,7 +14,7 @@ import (
 
 // Build wires the gateway as the binary runs it.
 func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(), error) {
-	wire.Build(coreSet, databaseSet, memoryWhatsAppSet,
+	wire.Build(coreSet, databaseSet, whatsAppSet,
 		wire.Bind(new(device.EventPublisher), new(*socketio.Gateway)))
 	return nil, nil, nil
 }

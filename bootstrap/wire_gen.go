@@ -24,15 +24,20 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 		return nil, nil, err
 	}
 	devices := database.NewDevices(db)
-	whatsApp := memory.NewWhatsApp()
+	client, cleanup2, err := provideWhatsApp(ctx, db, cfg, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	verifier := provideVerifier(cfg)
 	gateway := provideSocketIO(cfg, verifier, devices, log)
 	fetcher := provideFetcher(cfg)
 	clock := provideClock()
-	app := application.New(devices, whatsApp, gateway, fetcher, clock, log)
+	app := application.New(devices, client, gateway, fetcher, clock, log)
 	api := rest.New(app, verifier, devices, log)
 	bootstrapGateway := NewGateway(app, api, gateway, log)
 	return bootstrapGateway, func() {
+		cleanup2()
 		cleanup()
 	}, nil
 }

@@ -197,11 +197,14 @@ func TestSecondProcessOnSameDataDirIsRefused(t *testing.T) {
 
 func TestMigrateCommand(t *testing.T) {
 	dir := t.TempDir()
-	for i, want := range []string{"applied=1", "applied=0"} {
+	for i, check := range []func(string) bool{
+		func(out string) bool { return strings.Contains(out, "database up to date") && !strings.Contains(out, "applied=0") },
+		func(out string) bool { return strings.Contains(out, "applied=0") },
+	} {
 		cmd := exec.Command(binary, "migrate")
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), want) {
+		if err != nil || !check(string(out)) {
 			t.Fatalf("migrate run %d: %v\n%s", i+1, err, out)
 		}
 	}
