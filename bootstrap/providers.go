@@ -22,7 +22,7 @@ import (
 )
 
 // coreSet is the gateway without its outbound adapters.
-var coreSet = wire.NewSet(application.New, provideClock, provideVerifier, rest.New, provideSocketIO, provideFetcher,
+var coreSet = wire.NewSet(application.New, provideClock, provideVerifier, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
 	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), NewGateway)
 
 // databaseSet stores devices in SQLite or PostgreSQL.
@@ -73,6 +73,10 @@ func (f fanout) Publish(ctx context.Context, e device.Event) error {
 		errs = append(errs, p.Publish(ctx, e))
 	}
 	return errors.Join(errs...)
+}
+
+func provideRESTOptions(cfg Config) rest.Options {
+	return rest.Options{MaxMediaBytes: cfg.MediaMaxBytes}
 }
 
 func provideFetcher(cfg Config) *fetch.Fetcher {

@@ -34,7 +34,8 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	fetcher := provideFetcher(cfg)
 	clock := provideClock()
 	app := application.New(devices, client, gateway, fetcher, clock, log)
-	api := rest.New(app, verifier, devices, log)
+	options := provideRESTOptions(cfg)
+	api := rest.New(app, verifier, devices, log, options)
 	bootstrapGateway := NewGateway(app, api, gateway, log)
 	return bootstrapGateway, func() {
 		cleanup2()
@@ -53,7 +54,8 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	fetcher := provideFetcher(cfg)
 	clock := provideClock()
 	app := application.New(repository, whatsApp, eventPublisher, fetcher, clock, log)
-	api := rest.New(app, verifier, repository, log)
+	options := provideRESTOptions(cfg)
+	api := rest.New(app, verifier, repository, log, options)
 	bootstrapGateway := NewGateway(app, api, gateway, log)
 	inMemory := &InMemory{
 		Gateway:  bootstrapGateway,

@@ -24,10 +24,11 @@ import (
 const key = "test-key-0123456789"
 
 type server struct {
-	url  string
-	repo device.Repository
-	wa   *memory.WhatsApp
-	logs *syncBuffer
+	url   string
+	repo  device.Repository
+	wa    *memory.WhatsApp
+	files *memory.Fetcher
+	logs  *syncBuffer
 }
 
 // syncBuffer collects logs written from several goroutines.
@@ -51,13 +52,13 @@ func (s *syncBuffer) String() string {
 // start serves the API on a loopback port with in-memory adapters.
 func start(t *testing.T, configuredKey string, repo device.Repository) *server {
 	t.Helper()
-	s := &server{repo: repo, wa: memory.NewWhatsApp(), logs: &syncBuffer{}}
+	s := &server{repo: repo, wa: memory.NewWhatsApp(), files: memory.NewFetcher(), logs: &syncBuffer{}}
 	if s.repo == nil {
 		s.repo = memory.NewRepository()
 	}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	app := application.New(s.repo, s.wa, memory.NewPublisher(), memory.NewFetcher(), time.Now, log)
-	api := rest.New(app, apikey.NewVerifier(configuredKey), s.repo, log)
+	app := application.New(s.repo, s.wa, memory.NewPublisher(), s.files, time.Now, log)
+	api := rest.New(app, apikey.NewVerifier(configuredKey), s.repo, log, rest.Options{MaxMediaBytes: 4 << 20})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ package rest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,8 +21,15 @@ import (
 	"github.com/wagate/wagate/domain"
 )
 
-// MaxBodyBytes bounds every request body.
+// MaxBodyBytes bounds every request body but messages, whose media may be larger.
 const MaxBodyBytes = 1 << 20
+
+// Options tunes the API.
+type Options struct {
+	// MaxMediaBytes is the largest media file a message may carry; bodies of
+	// POST /devices/:id/messages may hold it base64-encoded.
+	MaxMediaBytes int64
+}
 
 // Pinger reports whether the gateway's storage can serve requests.
 type Pinger interface {
@@ -30,16 +38,18 @@ type Pinger interface {
 
 // API is the REST API.
 type API struct {
-	app   application.App
-	keys  *apikey.Verifier
-	ready Pinger
-	log   *slog.Logger
-	fiber *fiber.App
+	app          application.App
+	keys         *apikey.Verifier
+	ready        Pinger
+	log          *slog.Logger
+	fiber        *fiber.App
+	maxSendBytes int64
 }
 
 // New builds the API's routes.
-func New(app application.App, keys *apikey.Verifier, ready Pinger, log *slog.Logger) *API {
-	a := &API{app: app, keys: keys, ready: ready, log: log}
+func New(app application.App, keys *apikey.Verifier, ready Pinger, log *slog.Logger, o Options) *API {
+	// base64 takes 4 bytes for 3, and the rest of the message fits in MaxBodyBytes.
+	a := &API{app: app, keys: keys, ready: ready, log: log, maxSendBytes: o.MaxMediaBytes/3*4 + MaxBodyBytes}
 	f := fiber.New(fiber.Config{
 		AppName:               "wagate",
 		DisableStartupMessage: true,
@@ -60,6 +70,10 @@ func New(app application.App, keys *apikey.Verifier, ready Pinger, log *slog.Log
 	v1.Post("/devices/:id/connect", a.connectDevice)
 	v1.Post("/devices/:id/disconnect", a.disconnectDevice)
 	v1.Post("/devices/:id/logout", a.logoutDevice)
+	v1.Get("/devices/:id/qr", a.getQR)
+	v1.Post("/devices/:id/pair-code", a.requestPairingCode)
+	v1.Post("/devices/:id/messages", a.sendMessage)
+	v1.Get("/devices/:id/messages/:messageId/media", a.getMedia)
 	a.fiber = f
 	return a
 }
@@ -69,17 +83,18 @@ func New(app application.App, keys *apikey.Verifier, ready Pinger, log *slog.Log
 func (a *API) Handler() http.Handler {
 	serve := adaptor.FiberApp(a.fiber)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MaxBodyBytes {
-			writeTooLarge(w)
+		limit := a.bodyLimit(r)
+		if r.ContentLength > limit {
+			writeTooLarge(w, limit)
 			return
 		}
 		if r.Body != nil && r.ContentLength != 0 {
-			body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 			if err != nil {
 				return // the client went away
 			}
-			if len(body) > MaxBodyBytes {
-				writeTooLarge(w)
+			if int64(len(body)) > limit {
+				writeTooLarge(w, limit)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -88,11 +103,19 @@ func (a *API) Handler() http.Handler {
 	})
 }
 
-func writeTooLarge(w http.ResponseWriter) {
+// bodyLimit is how large r's body may be: sending a message may carry a media file.
+func (a *API) bodyLimit(r *http.Request) int64 {
+	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/devices/") && strings.HasSuffix(r.URL.Path, "/messages") {
+		return a.maxSendBytes
+	}
+	return MaxBodyBytes
+}
+
+func writeTooLarge(w http.ResponseWriter, limit int64) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Connection", "close") // the unread rest of the body makes the connection unusable
 	w.WriteHeader(statusByCode[codeTooLarge])
-	_, _ = io.WriteString(w, `{"error":{"code":"`+codeTooLarge+`","message":"request body too large (limit 1 MiB)"}}`)
+	_, _ = fmt.Fprintf(w, `{"error":{"code":%q,"message":"request body too large (limit %d bytes)"}}`, codeTooLarge, limit)
 }
 
 // authenticate lets a request in when it carries the API key, in X-API-Key or as a
