@@ -52,7 +52,7 @@ func New(repo device.Repository, wa device.WhatsAppClient, pub device.EventPubli
 			CreateDevice:       CreateDeviceHandler{repo: repo, clock: clock},
 			RenameDevice:       RenameDeviceHandler{repo: repo, clock: clock},
 			DeleteDevice:       DeleteDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
-			ConnectDevice:      ConnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock, sessions: sessions},
+			ConnectDevice:      ConnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock, sessions: sessions, log: log},
 			DisconnectDevice:   DisconnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
 			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
 			RequestPairingCode: RequestPairingCodeHandler{repo: repo, wa: wa},

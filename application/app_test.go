@@ -26,7 +26,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	f := fixture{repo: memory.NewRepository(), wa: memory.NewWhatsApp(), pub: memory.NewPublisher()}
-	f.app = application.New(f.repo, f.wa, f.pub, memory.NewFetcher(), time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.app = application.New(f.repo, f.wa, f.pub, memory.NewFetcher(), time.Now, quiet())
 	return f
 }
 
@@ -293,3 +293,5 @@ func waitFor(t *testing.T, f fixture, id, name string) {
 		t.Fatalf("waiting for %s: %v; got %v", name, err, f.names(id))
 	}
 }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

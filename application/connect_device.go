@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
@@ -18,6 +19,7 @@ type ConnectDeviceHandler struct {
 	pub      publisher
 	clock    Clock
 	sessions *SessionEventsHandler
+	log      *slog.Logger
 }
 
 // Handle moves the device to connecting and starts its session. The session goes on in
@@ -34,6 +36,7 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 	h.pub.publish(ctx, d.PullEvents()...)
 
 	if err := h.wa.Connect(ctx, device.Session{DeviceID: id, JID: d.JID()}, h.sessions); err != nil {
+		h.log.ErrorContext(ctx, "start session", "device", id, "err", err)
 		// The session never started: say so on the device rather than leave it connecting.
 		h.sessions.HandleSession(ctx, id, device.SessionFailed{Reason: device.ReasonConnectFailure})
 		return Device{}, fmt.Errorf("start session: %w", &domain.Error{

@@ -2,11 +2,13 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
 )
 
@@ -14,6 +16,9 @@ import (
 // running: linked ones log in with their stored link, ones that were pairing start
 // pairing again. Stopped, logged-out and failed devices stay as they are.
 type RestoreSessions struct {
+	// StartedAt is when this gateway started: devices changed since then are left alone,
+	// because the API has already dealt with them.
+	StartedAt   time.Time
 	Concurrency int           // sessions started at once; 8 when 0
 	Timeout     time.Duration // how long one start may take before the next goes ahead; 30 s when 0
 }
@@ -21,8 +26,12 @@ type RestoreSessions struct {
 // Restored counts what RestoreSessions did.
 type Restored struct {
 	Started int
+	Skipped int // changed through the API meanwhile
 	Failed  int
 }
+
+// errChanged marks a device changed since the gateway started.
+var errChanged = errors.New("changed since the gateway started")
 
 type RestoreSessionsHandler struct {
 	repo     device.Repository
@@ -64,12 +73,15 @@ func (h RestoreSessionsHandler) Handle(ctx context.Context, cmd RestoreSessions)
 	for range min(cmd.Concurrency, len(ids)) {
 		wg.Go(func() {
 			for id := range work {
-				err := h.restoreWithin(ctx, id, cmd.Timeout)
+				err := h.restoreWithin(ctx, id, cmd.StartedAt, cmd.Timeout)
 				mu.Lock()
-				if err != nil {
+				switch {
+				case errors.Is(err, errChanged):
+					out.Skipped++
+				case err != nil:
 					out.Failed++
 					h.log.WarnContext(ctx, "restore session", "device", id, "err", err)
-				} else {
+				default:
 					out.Started++
 				}
 				mu.Unlock()
@@ -86,9 +98,9 @@ func (h RestoreSessionsHandler) Handle(ctx context.Context, cmd RestoreSessions)
 
 // restoreWithin restores one session, giving up waiting after timeout so that one stuck
 // device does not hold a worker; the start itself goes on in the background.
-func (h RestoreSessionsHandler) restoreWithin(ctx context.Context, id device.ID, timeout time.Duration) error {
+func (h RestoreSessionsHandler) restoreWithin(ctx context.Context, id device.ID, startedAt time.Time, timeout time.Duration) error {
 	done := make(chan error, 1)
-	go func() { done <- h.restore(ctx, id) }()
+	go func() { done <- h.restore(ctx, id, startedAt) }()
 	select {
 	case err := <-done:
 		return err
@@ -97,13 +109,22 @@ func (h RestoreSessionsHandler) restoreWithin(ctx context.Context, id device.ID,
 	}
 }
 
-func (h RestoreSessionsHandler) restore(ctx context.Context, id device.ID) error {
-	d, err := h.repo.Update(ctx, id, func(d *device.Device) error { return d.Resume(h.clock()) })
+func (h RestoreSessionsHandler) restore(ctx context.Context, id device.ID, startedAt time.Time) error {
+	d, err := h.repo.Update(ctx, id, func(d *device.Device) error {
+		if d.Snapshot().UpdatedAt.After(startedAt) {
+			return errChanged
+		}
+		return d.Resume(h.clock())
+	})
 	if err != nil {
 		return err
 	}
 	h.pub.publish(ctx, d.PullEvents()...)
-	if err := h.wa.Connect(ctx, device.Session{DeviceID: id, JID: d.JID()}, h.sessions); err != nil {
+	err = h.wa.Connect(ctx, device.Session{DeviceID: id, JID: d.JID()}, h.sessions)
+	switch {
+	case domain.KindOf(err) == domain.KindConflict:
+		return errChanged // the API started it meanwhile
+	case err != nil:
 		h.sessions.HandleSession(ctx, id, device.SessionFailed{Reason: device.ReasonConnectFailure})
 		return err
 	}

@@ -42,9 +42,10 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
+	started := time.Now()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	go g.restore(ctx)
+	go g.restore(ctx, started)
 	select {
 	case err := <-served:
 		return err
@@ -65,12 +66,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 
 // restore connects again the devices whose sessions were running when the gateway last
 // stopped. It runs beside the server: a slow WhatsApp must not delay the API.
-func (g *Gateway) restore(ctx context.Context) {
-	r, err := g.App.Commands.RestoreSessions.Handle(ctx, application.RestoreSessions{})
+func (g *Gateway) restore(ctx context.Context, started time.Time) {
+	r, err := g.App.Commands.RestoreSessions.Handle(ctx, application.RestoreSessions{StartedAt: started})
 	switch {
 	case err != nil:
 		g.log.Error("restore sessions", "err", err)
-	case r.Started+r.Failed > 0:
-		g.log.Info("sessions restored", "started", r.Started, "failed", r.Failed)
+	case r.Started+r.Skipped+r.Failed > 0:
+		g.log.Info("sessions restored", "started", r.Started, "skipped", r.Skipped, "failed", r.Failed)
 	}
 }

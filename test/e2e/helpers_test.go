@@ -84,6 +84,26 @@ func (c client) call(method, path, body string, want int, out any) {
 	}
 }
 
+// callStatus sends an authenticated GET and decodes the answer into out when it is 200,
+// returning the status.
+func (c client) callStatus(method, path string, out any) int {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("X-API-Key", apiKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		_ = json.NewDecoder(res.Body).Decode(out)
+	}
+	return res.StatusCode
+}
+
 type deviceJSON struct {
 	ID                   string  `json:"id"`
 	Name                 string  `json:"name"`
@@ -97,8 +117,14 @@ type deviceJSON struct {
 // waitStatus polls the device until it has the status, or fails after a few seconds.
 func (c client) waitStatus(id, status string) deviceJSON {
 	c.t.Helper()
+	return c.waitStatusWithin(id, status, 5*time.Second)
+}
+
+// waitStatusWithin polls the device until it has the status, or fails after timeout.
+func (c client) waitStatusWithin(id, status string, timeout time.Duration) deviceJSON {
+	c.t.Helper()
 	var d deviceJSON
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		c.call("GET", "/api/v1/devices/"+id, "", http.StatusOK, &d)
 		if d.Status == status {
 			return d

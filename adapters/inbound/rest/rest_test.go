@@ -442,3 +442,23 @@ func (failingRepo) List(context.Context, device.Filter) (device.Page, error) {
 }
 
 func (failingRepo) Ping(context.Context) error { return errors.New("connection refused") }
+
+// TestRequestValuesOutliveTheRequest is the regression test for fiber returning strings
+// backed by reused request buffers: sessions keyed by device ids from route parameters
+// ended up under other devices' ids.
+func TestRequestValuesOutliveTheRequest(t *testing.T) {
+	s := start(t, key, nil)
+	var ids []string
+	for range 20 {
+		id := s.create(t, "Phone")["id"].(string)
+		if r := s.call(t, "POST", "/api/v1/devices/"+id+"/connect", ""); r.status != http.StatusAccepted {
+			t.Fatalf("connect: %d %s", r.status, r.body)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if !s.wa.Connected(device.ID(id)) {
+			t.Fatalf("the session of %s is not found under its id", id)
+		}
+	}
+}

@@ -55,6 +55,10 @@ func New(app application.App, keys *apikey.Verifier, ready Pinger, log *slog.Log
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(log),
 		CaseSensitive:         true,
+		// Without it, the strings fiber returns (route parameters, headers, queries)
+		// point into request buffers that later requests reuse; a device id kept by a
+		// session would then change under it.
+		Immutable: true,
 		BodyLimit:             MaxBodyBytes,
 	})
 	f.Use(recover.New(), requestid.New(), a.accessLog)
