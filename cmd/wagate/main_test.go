@@ -198,7 +198,9 @@ func TestSecondProcessOnSameDataDirIsRefused(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	dir := t.TempDir()
 	for i, check := range []func(string) bool{
-		func(out string) bool { return strings.Contains(out, "database up to date") && !strings.Contains(out, "applied=0") },
+		func(out string) bool {
+			return strings.Contains(out, "database up to date") && !strings.Contains(out, "applied=0")
+		},
 		func(out string) bool { return strings.Contains(out, "applied=0") },
 	} {
 		cmd := exec.Command(binary, "migrate")

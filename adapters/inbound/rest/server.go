@@ -59,7 +59,7 @@ func New(app application.App, keys *apikey.Verifier, ready Pinger, log *slog.Log
 		// point into request buffers that later requests reuse; a device id kept by a
 		// session would then change under it.
 		Immutable: true,
-		BodyLimit:             MaxBodyBytes,
+		BodyLimit: MaxBodyBytes,
 	})
 	f.Use(recover.New(), requestid.New(), a.accessLog)
 	f.Get("/healthz", a.healthz)
