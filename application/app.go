@@ -61,7 +61,7 @@ func New(repo device.Repository, wa device.WhatsAppClient, pub device.EventPubli
 			Sessions:           sessions,
 		},
 		Queries: Queries{
-			GetDevice:   GetDeviceHandler{repo: repo, clock: clock},
+			GetDevice:   GetDeviceHandler{repo: repo},
 			ListDevices: ListDevicesHandler{repo: repo},
 			GetQR:       GetQRHandler{repo: repo, clock: clock},
 			GetMedia:    GetMediaHandler{repo: repo, wa: wa},

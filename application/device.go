@@ -20,10 +20,6 @@ type Device struct {
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
 	LastConnectedAt      time.Time
-	// QR is the code waiting to be scanned while pairing, until QRExpiresAt. Only
-	// GetDevice fills it.
-	QR          string
-	QRExpiresAt time.Time
 }
 
 func view(d *device.Device) Device {

@@ -11,8 +11,7 @@ type GetDevice struct {
 }
 
 type GetDeviceHandler struct {
-	repo  device.Repository
-	clock Clock
+	repo device.Repository
 }
 
 func (h GetDeviceHandler) Handle(ctx context.Context, q GetDevice) (Device, error) {
@@ -24,7 +23,5 @@ func (h GetDeviceHandler) Handle(ctx context.Context, q GetDevice) (Device, erro
 	if err != nil {
 		return Device{}, err
 	}
-	v := view(d)
-	v.QR, v.QRExpiresAt, _ = d.CurrentQR(h.clock())
-	return v, nil
+	return view(d), nil
 }
