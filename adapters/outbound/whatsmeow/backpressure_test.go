@@ -48,16 +48,18 @@ func TestSlowHandlerDropsMessagesNotState(t *testing.T) {
 	if err := c.Disconnect(ctx, id); err != nil { // reconnect through the gate
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	g.open = make(chan struct{})
-	g.mu.Unlock()
-	if _, err := srv.SendText(ctx, wasim.TextMessage{From: "15550601999", To: account, Text: "queued while offline"}); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Connect(ctx, device.Session{DeviceID: id, JID: storedJID(t, c, account)}, g); err != nil {
 		t.Fatal(err)
 	}
 	expect[device.SessionConnected](t, g.recorder, id)
+	// Close the gate only now: a message that arrived before Connected would otherwise
+	// hold the handler, and Connected behind it.
+	g.mu.Lock()
+	g.open = make(chan struct{})
+	g.mu.Unlock()
+	if _, err := srv.SendText(ctx, wasim.TextMessage{From: "15550601999", To: account, Text: "first"}); err != nil {
+		t.Fatal(err)
+	}
 	// The handler now blocks on the first message, which holds one of the two places in
 	// the queue; the first flood message takes the other; the rest are dropped after
 	// QueueFullWait each.
@@ -74,7 +76,7 @@ func TestSlowHandlerDropsMessagesNotState(t *testing.T) {
 	}
 	eventually(t, "the session ends", func() bool { return c.session(id) == nil })
 	close(g.open)
-	for _, want := range []string{"queued while offline", "flood 0"} {
+	for _, want := range []string{"first", "flood 0"} {
 		if m := expect[device.SessionMessage](t, g.recorder, id); m.Message.Text != want {
 			t.Fatalf("got %q, want %q", m.Message.Text, want)
 		}
