@@ -51,6 +51,7 @@ var _ device.WhatsAppClient = (*Client)(nil)
 // WhatsApp, trusting cfg.RootKey: New logs a loud warning then.
 func New(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logger) (*Client, error) {
 	cfg = cfg.withDefaults()
+	signalSlog.Store(log)
 	libLevel, err := cfg.libraryLevel()
 	if err != nil {
 		return nil, err

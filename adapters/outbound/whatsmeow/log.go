@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
+	signalLog "go.mau.fi/libsignal/logger"
 	waLog "go.mau.fi/whatsmeow/util/log"
 )
 
@@ -35,4 +37,30 @@ func (l *slogLogger) logf(level slog.Level, msg string, args []any) {
 		return
 	}
 	l.log.Log(context.Background(), level, fmt.Sprintf(msg, args...))
+}
+
+// libsignal logs through a package variable that it fills lazily, without a lock, on
+// first use: two sessions signing at once raced on it, and its default logger writes to
+// stdout. It is set once here, before any goroutine exists, to a logger that hands the
+// lines to the slog.Logger of the latest Client (debug level: they are the library's own
+// chatter), or drops them before New.
+func init() {
+	var l signalLog.Loggable = signalLogger{}
+	signalLog.Setup(&l)
+}
+
+var signalSlog atomic.Pointer[slog.Logger]
+
+type signalLogger struct{}
+
+func (signalLogger) Debug(caller, msg string)   {}
+func (signalLogger) Info(caller, msg string)    { signalLogf(caller, msg) }
+func (signalLogger) Warning(caller, msg string) { signalLogf(caller, msg) }
+func (signalLogger) Error(caller, msg string)   { signalLogf(caller, msg) }
+func (signalLogger) Configure(string)           {}
+
+func signalLogf(caller, msg string) {
+	if l := signalSlog.Load(); l != nil {
+		l.Debug(msg, "module", "libsignal", "caller", caller)
+	}
 }
