@@ -1,0 +1,26 @@
+package socketio
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/message"
+)
+
+// BenchmarkMessagePayload measures building and encoding the `message` event, which every
+// received message pays once per publish.
+func BenchmarkMessagePayload(b *testing.B) {
+	m := message.Message{
+		ID: "3EB0C767D26A1B2C", Chat: "15559876543@s.whatsapp.net", PushName: "Bob", Type: message.TypeText,
+		Sender: message.Sender{JID: "15559876543@s.whatsapp.net", PhoneNumber: "15559876543", LID: "100000000000001@lid"},
+		Text:   "hello there, this is a message of ordinary length", Timestamp: time.Now(),
+	}
+	e := device.NewMessageReceived("0192f1c2-7a4b-7c3d-8e5f-0a1b2c3d4e5f", m, time.Now())
+	for b.Loop() {
+		if _, err := json.Marshal(payload(e)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
