@@ -35,13 +35,21 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 	}
 	h.pub.publish(ctx, d.PullEvents()...)
 
-	if err := h.wa.Connect(ctx, device.Session{DeviceID: id, JID: d.JID()}, h.sessions); err != nil {
+	if err := startSession(ctx, h.wa, h.sessions, id, d.JID()); err != nil {
 		h.log.ErrorContext(ctx, "start session", "device", id, "err", err)
-		// The session never started: say so on the device rather than leave it connecting.
-		h.sessions.HandleSession(ctx, id, device.SessionFailed{Reason: device.ReasonConnectFailure})
 		return Device{}, fmt.Errorf("start session: %w", &domain.Error{
 			Kind: domain.KindUnavailable, Message: "the WhatsApp session could not be started",
 		})
 	}
 	return view(d), nil
+}
+
+// startSession starts a device's session. When it cannot start, the device is marked
+// failed rather than left connecting, unless a session already runs (KindConflict).
+func startSession(ctx context.Context, wa device.WhatsAppClient, sessions *SessionEventsHandler, id device.ID, jid string) error {
+	err := wa.Connect(ctx, device.Session{DeviceID: id, JID: jid}, sessions)
+	if err != nil && domain.KindOf(err) != domain.KindConflict {
+		sessions.HandleSession(ctx, id, device.SessionFailed{Reason: device.ReasonConnectFailure})
+	}
+	return err
 }

@@ -120,13 +120,9 @@ func (h RestoreSessionsHandler) restore(ctx context.Context, id device.ID, start
 		return err
 	}
 	h.pub.publish(ctx, d.PullEvents()...)
-	err = h.wa.Connect(ctx, device.Session{DeviceID: id, JID: d.JID()}, h.sessions)
-	switch {
-	case domain.KindOf(err) == domain.KindConflict:
+	err = startSession(ctx, h.wa, h.sessions, id, d.JID())
+	if domain.KindOf(err) == domain.KindConflict {
 		return errChanged // the API started it meanwhile
-	case err != nil:
-		h.sessions.HandleSession(ctx, id, device.SessionFailed{Reason: device.ReasonConnectFailure})
-		return err
 	}
-	return nil
+	return err
 }

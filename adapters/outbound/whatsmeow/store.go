@@ -24,25 +24,16 @@ import (
 const upgradeLockKey = 0x77616d656f77 // "wameow"
 
 // openStore wraps db in a whatsmeow session store and brings its whatsmeow_* tables up
-// to date. whatsmeow's upgrade takes no lock of its own: on PostgreSQL it runs under an
-// advisory lock, so that gateways starting together upgrade one after the other (the
-// SQLite file is locked by database.Open already).
+// to date. whatsmeow's upgrade takes no lock of its own, so it runs exclusively: gateways
+// starting together upgrade one after the other.
 func openStore(ctx context.Context, db *bun.DB, log waLog.Logger) (*sqlstore.Container, error) {
 	dialect := "sqlite"
 	if database.IsPostgres(db) {
 		dialect = "postgres"
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("whatsmeow store: %w", err)
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", upgradeLockKey); err != nil {
-			return nil, fmt.Errorf("whatsmeow store: take upgrade lock: %w", err)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", upgradeLockKey) //nolint:errcheck // the lock goes with the connection anyway
 	}
 	container := sqlstore.NewWithDB(db.DB, dialect, log)
-	if err := container.Upgrade(ctx); err != nil {
+	err := database.Exclusively(ctx, db, upgradeLockKey, func() error { return container.Upgrade(ctx) })
+	if err != nil {
 		return nil, fmt.Errorf("whatsmeow store: upgrade (SQLite needs foreign keys on): %w", err)
 	}
 	return container, nil
