@@ -166,6 +166,12 @@ func TestLinkFlow(t *testing.T) {
 	if s := f.status(t, d.ID); s != "ready" {
 		t.Fatalf("after scan: %s", s)
 	}
+	if err := f.wa.SetPushName(id, "Ann B"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.app.Queries.GetDevice.Handle(ctx, application.GetDevice{ID: d.ID}); got.PushName != "Ann B" {
+		t.Fatalf("push name after a profile update: %q", got.PushName)
+	}
 	if err := f.wa.Deliver(id, message.Message{ID: "m1", Text: "hi", Type: message.TypeText}); err != nil {
 		t.Fatal(err)
 	}

@@ -199,6 +199,18 @@ func (d *Device) MarkReady(pushName string, now time.Time) error {
 	return nil
 }
 
+// UpdateProfile records the account's push name, which WhatsApp may send after the
+// login. It is not a change of state, so listeners are not told.
+func (d *Device) UpdateProfile(pushName string, now time.Time) error {
+	if d.jid == "" {
+		return domain.Errorf(domain.KindConflict, "device is not linked (status %s)", d.status)
+	}
+	if pushName != "" && pushName != d.pushName {
+		d.pushName, d.updatedAt = pushName, stamp(now)
+	}
+	return nil
+}
+
 // LoseConnection records a drop that the session is recovering from by itself.
 func (d *Device) LoseConnection(reason Reason, now time.Time) error {
 	if d.status == StatusConnecting {

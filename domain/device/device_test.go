@@ -200,11 +200,16 @@ func TestApply(t *testing.T) {
 		{StatusPairing, SessionDisconnected{Reason: ReasonQRTimeout}, StatusDisconnected},
 		{StatusReady, SessionLoggedOut{Reason: ReasonLoggedOut}, StatusLoggedOut},
 		{StatusReady, SessionFailed{Reason: ReasonStreamReplaced}, StatusFailed},
+		{StatusReady, SessionProfile{PushName: "Ann B"}, StatusReady},
 	} {
 		d := in(tc.from)
 		if err := d.Apply(tc.ev, t0); err != nil || d.Status() != tc.want {
 			t.Errorf("Apply(%T) from %s: status %s, err %v; want %s", tc.ev, tc.from, d.Status(), err, tc.want)
 		}
+	}
+	d := in(StatusReady)
+	if err := d.Apply(SessionProfile{PushName: "Ann B"}, t0.Add(time.Hour)); err != nil || d.Snapshot().PushName != "Ann B" || len(d.PullEvents()) != 0 {
+		t.Errorf("profile update: %v, push name %q", err, d.Snapshot().PushName)
 	}
 	if err := in(StatusReady).Apply(SessionMessage{}, t0); domain.KindOf(err) != domain.KindInvalid {
 		t.Errorf("Apply(SessionMessage) = %v, want invalid", err)

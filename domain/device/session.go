@@ -23,6 +23,10 @@ type SessionPaired struct{ Link Link }
 // SessionConnected: logged in and connected.
 type SessionConnected struct{ PushName string }
 
+// SessionProfile: the account's profile changed (WhatsApp sends the push name some time
+// after the login).
+type SessionProfile struct{ PushName string }
+
 // SessionMessage: a message arrived.
 type SessionMessage struct{ Message message.Message }
 
@@ -46,6 +50,7 @@ type SessionFailed struct {
 func (SessionQR) sessionEvent()           {}
 func (SessionPaired) sessionEvent()       {}
 func (SessionConnected) sessionEvent()    {}
+func (SessionProfile) sessionEvent()      {}
 func (SessionMessage) sessionEvent()      {}
 func (SessionDisconnected) sessionEvent() {}
 func (SessionLoggedOut) sessionEvent()    {}
@@ -63,6 +68,8 @@ func (d *Device) Apply(ev SessionEvent, now time.Time) error {
 		return d.Authenticate(ev.Link, now)
 	case SessionConnected:
 		return d.MarkReady(ev.PushName, now)
+	case SessionProfile:
+		return d.UpdateProfile(ev.PushName, now)
 	case SessionDisconnected:
 		if ev.Reconnecting {
 			return d.LoseConnection(ev.Reason, now)

@@ -274,6 +274,13 @@ func (w *WhatsApp) NextQR(id device.ID) (string, error) {
 	return code, err
 }
 
+// SetPushName plays WhatsApp sending the account's push name after the login.
+func (w *WhatsApp) SetPushName(id device.ID, name string) error {
+	return w.send(id, false, func(*session) ([]device.SessionEvent, error) {
+		return []device.SessionEvent{device.SessionProfile{PushName: name}}, nil
+	})
+}
+
 // Deliver plays a message arriving on the device. data is the content of its media,
 // if it has any.
 func (w *WhatsApp) Deliver(id device.ID, m message.Message, data ...byte) error {

@@ -127,6 +127,7 @@ func (s *session) onEvent(evt any) {
 	case *events.PushNameSetting:
 		s.mu.Lock()
 		s.pushName = e.Action.GetName()
+		s.reportLocked(device.SessionProfile{PushName: s.pushName})
 		s.mu.Unlock()
 	case *events.Message:
 		if !reportable(e) {
