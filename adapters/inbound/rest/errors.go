@@ -1,11 +1,13 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"strings"
@@ -98,14 +100,15 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 // decodeJSON reads the request body as one JSON object into v, strictly: the content
 // type must be JSON, unknown fields and trailing data are refused.
 func decodeJSON(c *fiber.Ctx, v any) error {
-	if ct := c.Get(fiber.HeaderContentType); !isJSON(ct) {
+	if !isJSON(mediaType(c.Get(fiber.HeaderContentType))) {
 		return errorf(codeUnsupportedMedia, "Content-Type must be application/json")
 	}
+	// The body may hold a base64 media file: it is read in place, not copied.
 	body := c.Body()
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return errorf(codeInvalidJSON, "request body is empty; send a JSON object")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errorf(codeInvalidJSON, "%s", jsonProblem(err))
@@ -116,10 +119,14 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	return nil
 }
 
-func isJSON(contentType string) bool {
-	mt, _, _ := strings.Cut(contentType, ";")
-	mt = strings.TrimSpace(strings.ToLower(mt))
+func isJSON(mt string) bool {
 	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// mediaType is the lower-case type of a Content-Type header, without its parameters.
+func mediaType(contentType string) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt
 }
 
 func jsonProblem(err error) string {

@@ -63,7 +63,7 @@ type receiptJSON struct {
 func (a *API) sendMessage(c *fiber.Ctx) error {
 	var cmd application.SendMessage
 	var err error
-	if isMultipart(c.Get(fiber.HeaderContentType)) {
+	if mediaType(c.Get(fiber.HeaderContentType)) == "multipart/form-data" {
 		cmd, err = sendFromForm(c)
 	} else {
 		cmd, err = sendFromJSON(c)
@@ -136,8 +136,8 @@ func sendFromForm(c *fiber.Ctx) (application.SendMessage, error) {
 		return application.SendMessage{}, invalid("the uploaded file could not be read")
 	}
 	mimeType := fh.Header.Get(fiber.HeaderContentType)
-	if mimeType == "" || mimeType == "application/octet-stream" {
-		mimeType = ""
+	if mimeType == "application/octet-stream" {
+		mimeType = "" // says nothing: left for the kind guess and WhatsApp
 	}
 	kind := field("type")
 	if kind == "" {
@@ -166,11 +166,6 @@ func kindOf(mimeType string) string {
 		return string(message.TypeAudio)
 	}
 	return string(message.TypeDocument)
-}
-
-func isMultipart(contentType string) bool {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	return mt == "multipart/form-data"
 }
 
 func invalid(format string, args ...any) error {
