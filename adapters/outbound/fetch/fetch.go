@@ -15,7 +15,6 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
-	"strings"
 	"syscall"
 	"time"
 
@@ -63,7 +62,7 @@ func New(o Options) *Fetcher {
 		},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
-				return errors.New("too many redirects")
+				return errTooManyRedirects
 			}
 			return checkScheme(req.URL)
 		},
@@ -71,8 +70,10 @@ func New(o Options) *Fetcher {
 	return f
 }
 
-// errRefused marks a destination the guard refused.
-var errRefused = errors.New("address not allowed")
+var (
+	errRefused          = errors.New("address not allowed") // a destination the guard refused
+	errTooManyRedirects = errors.New("too many redirects")
+)
 
 // control runs for every connection, after name resolution, with the address to dial.
 func (f *Fetcher) control(_, address string, _ syscall.RawConn) error {
@@ -195,12 +196,13 @@ func fileName(res *http.Response) string {
 // describe says what went wrong without the Go error's internals.
 func describe(err error) string {
 	var ne net.Error
+	var dns *net.DNSError
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		return "timed out"
-	case strings.Contains(err.Error(), "no such host"):
+	case errors.As(err, &dns) && dns.IsNotFound:
 		return "host not found"
-	case strings.Contains(err.Error(), "too many redirects"):
+	case errors.Is(err, errTooManyRedirects):
 		return "too many redirects"
 	}
 	return "connection failed"
