@@ -262,3 +262,12 @@ func openPostgres(t testing.TB, url string) *bun.DB {
 	t.Cleanup(func() { _ = closeDB() })
 	return db
 }
+
+// setUp gives a test a simulator, a fresh SQLite database, a Client on both, a recorder
+// and the id of a device to run.
+func setUp(t *testing.T) (*wasim.Server, *bun.DB, *Client, *recorder, device.ID) {
+	t.Helper()
+	srv := startServer(t)
+	db, _ := dbtestSQLite(t)
+	return srv, db, newClient(t, db, testConfig(srv)), newRecorder(), newID()
+}

@@ -59,11 +59,7 @@ func TestRestartLogsInWithStoredKeys(t *testing.T) {
 // Connecting with a link whose keys are gone reports the device logged out (it must be
 // linked again) instead of starting a pairing.
 func TestConnectWithoutStoredKeysLogsOut(t *testing.T) {
-	srv := startServer(t)
-	db, _ := dbtestSQLite(t)
-	c := newClient(t, db, testConfig(srv))
-	r := newRecorder()
-	id := newID()
+	srv, _, c, r, id := setUp(t)
 	if err := c.Connect(context.Background(), device.Session{DeviceID: id, JID: "15550302001:4@s.whatsapp.net"}, r); err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +73,7 @@ func TestConnectWithoutStoredKeysLogsOut(t *testing.T) {
 }
 
 func TestDisconnectReportsNothing(t *testing.T) {
-	srv := startServer(t)
-	db, _ := dbtestSQLite(t)
-	c := newClient(t, db, testConfig(srv))
-	r := newRecorder()
-	id := newID()
+	srv, _, c, r, id := setUp(t)
 	ctx := context.Background()
 	link := pairQR(t, c, srv, r, id, "15550303001")
 
@@ -105,11 +97,7 @@ func TestDisconnectReportsNothing(t *testing.T) {
 
 // A pairing session disconnected on request reports nothing either.
 func TestDisconnectWhilePairing(t *testing.T) {
-	srv := startServer(t)
-	db, _ := dbtestSQLite(t)
-	c := newClient(t, db, testConfig(srv))
-	r := newRecorder()
-	id := newID()
+	srv, _, c, r, id := setUp(t)
 	ctx := context.Background()
 	if err := c.Connect(ctx, device.Session{DeviceID: id}, r); err != nil {
 		t.Fatal(err)
@@ -154,11 +142,7 @@ func TestUnlinkFromPhoneLogsOut(t *testing.T) {
 
 // Unlinked while the gateway was down: the login fails and the device is logged out.
 func TestUnlinkedWhileOffline(t *testing.T) {
-	srv := startServer(t)
-	db, _ := dbtestSQLite(t)
-	c := newClient(t, db, testConfig(srv))
-	r := newRecorder()
-	id := newID()
+	srv, db, c, r, id := setUp(t)
 	const account = "15550305001"
 	link := pairQR(t, c, srv, r, id, account)
 	if err := c.Disconnect(context.Background(), id); err != nil {
@@ -177,11 +161,7 @@ func TestUnlinkedWhileOffline(t *testing.T) {
 }
 
 func TestKickIsStreamReplacedWithoutReconnect(t *testing.T) {
-	srv := startServer(t)
-	db, _ := dbtestSQLite(t)
-	c := newClient(t, db, testConfig(srv))
-	r := newRecorder()
-	id := newID()
+	srv, _, c, r, id := setUp(t)
 	const account = "15550306001"
 	link := pairQR(t, c, srv, r, id, account)
 
@@ -209,11 +189,7 @@ func TestKickIsStreamReplacedWithoutReconnect(t *testing.T) {
 }
 
 func TestBanIsTemporaryBan(t *testing.T) {
-	srv := startServer(t)
-	db, _ := dbtestSQLite(t)
-	c := newClient(t, db, testConfig(srv))
-	r := newRecorder()
-	id := newID()
+	srv, _, c, r, id := setUp(t)
 	const account = "15550307001"
 	link := pairQR(t, c, srv, r, id, account)
 
