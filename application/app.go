@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/message"
 )
 
@@ -17,7 +18,7 @@ type App struct {
 	Queries  Queries
 }
 
-// Commands change devices.
+// Commands change devices and keys.
 type Commands struct {
 	CreateDevice       CreateDeviceHandler
 	RenameDevice       RenameDeviceHandler
@@ -28,23 +29,26 @@ type Commands struct {
 	RequestPairingCode RequestPairingCodeHandler
 	SendMessage        SendMessageHandler
 	RestoreSessions    RestoreSessionsHandler
+	CreateKey          CreateKeyHandler
+	RevokeKey          RevokeKeyHandler
 	// Sessions takes what WhatsApp sessions report; the WhatsApp client calls it.
 	Sessions *SessionEventsHandler
 }
 
-// Queries read devices.
+// Queries read devices and keys.
 type Queries struct {
 	GetDevice   GetDeviceHandler
 	ListDevices ListDevicesHandler
 	GetQR       GetQRHandler
 	GetMedia    GetMediaHandler
+	ListKeys    ListKeysHandler
 }
 
 // Clock tells the time; tests pass a fixed one.
 type Clock func() time.Time
 
 // New builds every use case over the given ports.
-func New(repo device.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, log *slog.Logger) App {
+func New(repo device.Repository, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, log *slog.Logger) App {
 	p := publisher{pub: pub, log: log}
 	sessions := &SessionEventsHandler{repo: repo, pub: p, clock: clock, log: log}
 	return App{
@@ -59,12 +63,15 @@ func New(repo device.Repository, wa device.WhatsAppClient, pub device.EventPubli
 			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher},
 			RestoreSessions:    RestoreSessionsHandler{repo: repo, wa: wa, pub: p, clock: clock, sessions: sessions, log: log},
 			Sessions:           sessions,
+			CreateKey:          CreateKeyHandler{keys: keys, devices: repo, clock: clock},
+			RevokeKey:          RevokeKeyHandler{keys: keys},
 		},
 		Queries: Queries{
 			GetDevice:   GetDeviceHandler{repo: repo},
 			ListDevices: ListDevicesHandler{repo: repo},
 			GetQR:       GetQRHandler{repo: repo, clock: clock},
 			GetMedia:    GetMediaHandler{repo: repo, wa: wa},
+			ListKeys:    ListKeysHandler{keys: keys},
 		},
 	}
 }

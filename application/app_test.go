@@ -26,7 +26,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	f := fixture{repo: memory.NewRepository(), wa: memory.NewWhatsApp(), pub: memory.NewPublisher()}
-	f.app = application.New(f.repo, f.wa, f.pub, memory.NewFetcher(), time.Now, quiet())
+	f.app = application.New(f.repo, memory.NewKeys(), f.wa, f.pub, memory.NewFetcher(), time.Now, quiet())
 	return f
 }
 

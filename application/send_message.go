@@ -27,6 +27,14 @@ func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (messag
 	if err != nil {
 		return message.Receipt{}, err
 	}
+	// The device first: a media URL is fetched only for a device that can send it.
+	d, err := h.repo.Get(ctx, id)
+	if err != nil {
+		return message.Receipt{}, err
+	}
+	if d.Status() != device.StatusReady {
+		return message.Receipt{}, domain.Errorf(domain.KindConflict, "device is not ready (status %s)", d.Status())
+	}
 	m := cmd.Message
 	if cmd.MediaURL != "" {
 		if m.Media == nil {
@@ -46,13 +54,6 @@ func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (messag
 	}
 	if err := m.Validate(); err != nil {
 		return message.Receipt{}, err
-	}
-	d, err := h.repo.Get(ctx, id)
-	if err != nil {
-		return message.Receipt{}, err
-	}
-	if d.Status() != device.StatusReady {
-		return message.Receipt{}, domain.Errorf(domain.KindConflict, "device is not ready (status %s)", d.Status())
 	}
 	return h.wa.Send(ctx, id, m)
 }

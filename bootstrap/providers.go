@@ -18,24 +18,27 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/whatsmeow"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/message"
 )
 
 // coreSet is the gateway without its outbound adapters.
-var coreSet = wire.NewSet(application.New, provideClock, provideVerifier, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
+var coreSet = wire.NewSet(application.New, provideClock, provideGuard, provideAdminKey, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
 	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), NewGateway)
 
 // databaseSet stores devices in SQLite or PostgreSQL.
 var databaseSet = wire.NewSet(
-	provideDatabase, database.NewDevices,
+	provideDatabase, database.NewDevices, database.NewKeys,
 	wire.Bind(new(device.Repository), new(*database.Devices)),
+	wire.Bind(new(key.Repository), new(*database.Keys)),
 	wire.Bind(new(rest.Pinger), new(*database.Devices)),
 )
 
 // memoryStoreSet keeps devices in memory.
 var memoryStoreSet = wire.NewSet(
-	memory.NewRepository,
+	memory.NewRepository, memory.NewKeys,
 	wire.Bind(new(device.Repository), new(*memory.Repository)),
+	wire.Bind(new(key.Repository), new(*memory.Keys)),
 	wire.Bind(new(rest.Pinger), new(*memory.Repository)),
 )
 
@@ -56,7 +59,7 @@ var recordingPublisherSet = wire.NewSet(memory.NewPublisher, provideRecordingPub
 
 func provideClock() application.Clock { return time.Now }
 
-func provideSocketIO(cfg Config, keys *apikey.Verifier, devices device.Repository, log *slog.Logger) *socketio.Gateway {
+func provideSocketIO(cfg Config, keys *apikey.Guard, devices device.Repository, log *slog.Logger) *socketio.Gateway {
 	return socketio.New(keys, devices, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered})
 }
 
@@ -83,7 +86,11 @@ func provideFetcher(cfg Config) *fetch.Fetcher {
 	return fetch.New(fetch.Options{MaxBytes: cfg.MediaMaxBytes, Allow: cfg.MediaFetchAllow})
 }
 
-func provideVerifier(cfg Config) *apikey.Verifier { return apikey.NewVerifier(cfg.APIKey) }
+func provideGuard(keys key.Repository, admin application.AdminKey, clock application.Clock, log *slog.Logger) *apikey.Guard {
+	return apikey.New(application.NewAuthenticate(keys, admin, clock), log, apikey.Options{})
+}
+
+func provideAdminKey(cfg Config) application.AdminKey { return application.AdminKey(cfg.APIKey) }
 
 // provideWhatsApp starts the whatsmeow adapter; its cleanup ends every session without
 // changing the devices, so that the next start restores them.

@@ -24,18 +24,20 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 		return nil, nil, err
 	}
 	devices := database.NewDevices(db)
+	keys := database.NewKeys(db)
 	client, cleanup2, err := provideWhatsApp(ctx, db, cfg, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	verifier := provideVerifier(cfg)
-	gateway := provideSocketIO(cfg, verifier, devices, log)
-	fetcher := provideFetcher(cfg)
+	adminKey := provideAdminKey(cfg)
 	clock := provideClock()
-	app := application.New(devices, client, gateway, fetcher, clock, log)
+	guard := provideGuard(keys, adminKey, clock, log)
+	gateway := provideSocketIO(cfg, guard, devices, log)
+	fetcher := provideFetcher(cfg)
+	app := application.New(devices, keys, client, gateway, fetcher, clock, log)
 	options := provideRESTOptions(cfg)
-	api := rest.New(app, verifier, devices, log, options)
+	api := rest.New(app, guard, devices, log, options)
 	bootstrapGateway := NewGateway(app, api, gateway, log)
 	return bootstrapGateway, func() {
 		cleanup2()
@@ -46,16 +48,18 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 // BuildInMemory wires the gateway with every outbound adapter in memory.
 func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	repository := memory.NewRepository()
+	keys := memory.NewKeys()
 	whatsApp := memory.NewWhatsApp()
-	verifier := provideVerifier(cfg)
-	gateway := provideSocketIO(cfg, verifier, repository, log)
+	adminKey := provideAdminKey(cfg)
+	clock := provideClock()
+	guard := provideGuard(keys, adminKey, clock, log)
+	gateway := provideSocketIO(cfg, guard, repository, log)
 	publisher := memory.NewPublisher()
 	eventPublisher := provideRecordingPublisher(gateway, publisher)
 	fetcher := provideFetcher(cfg)
-	clock := provideClock()
-	app := application.New(repository, whatsApp, eventPublisher, fetcher, clock, log)
+	app := application.New(repository, keys, whatsApp, eventPublisher, fetcher, clock, log)
 	options := provideRESTOptions(cfg)
-	api := rest.New(app, verifier, repository, log, options)
+	api := rest.New(app, guard, repository, log, options)
 	bootstrapGateway := NewGateway(app, api, gateway, log)
 	inMemory := &InMemory{
 		Gateway:  bootstrapGateway,

@@ -15,6 +15,8 @@ const (
 	KindNotFound     Kind = "not_found"       // the thing asked for does not exist
 	KindConflict     Kind = "conflict"        // the thing exists but is in the wrong state
 	KindUnauthorized Kind = "unauthorized"    // the caller is not allowed in
+	KindForbidden    Kind = "forbidden"       // the caller is in, but its key does not allow this
+	KindRateLimited  Kind = "rate_limited"    // the caller must wait before trying again
 	KindUnavailable  Kind = "unavailable"     // a dependency cannot serve the request now
 	KindInternal     Kind = "internal"        // a bug or an unexpected failure; never shown as is
 )

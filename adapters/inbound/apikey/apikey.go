@@ -1,47 +1,139 @@
-// Package apikey checks the API key that callers present, for every inbound adapter.
+// Package apikey lets callers in by their API key, for every inbound adapter (REST and
+// Socket.io): it asks the application what the key allows, logs failed attempts without
+// the key, and throttles the client addresses they come from.
 package apikey
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/netip"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/wagate/wagate/domain"
+	"github.com/wagate/wagate/domain/key"
 )
 
-// The errors callers see. Their messages are the gateway contract's exact strings.
-var (
-	ErrMissing       error = &domain.Error{Kind: domain.KindUnauthorized, Message: "API key is required"}
-	ErrInvalid       error = &domain.Error{Kind: domain.KindUnauthorized, Message: "Invalid API key"}
-	ErrNotConfigured error = &domain.Error{Kind: domain.KindUnavailable, Message: "Server configuration error"}
-)
-
-// Verifier checks keys against the configured one in constant time. It keeps only the
-// key's hash, so that neither its bytes nor its length can leak through timing.
-type Verifier struct {
-	hash       [sha256.Size]byte
-	configured bool
+// Authenticator tells what a presented key may do; application.AuthenticateHandler is one.
+type Authenticator interface {
+	Handle(ctx context.Context, secret string) (key.Access, error)
 }
 
-// NewVerifier returns a Verifier for key. An empty key means that none is configured:
-// every check then fails with ErrNotConfigured, so that the server never runs open.
-func NewVerifier(key string) *Verifier {
-	if key == "" {
-		return &Verifier{}
-	}
-	return &Verifier{hash: sha256.Sum256([]byte(key)), configured: true}
+// Options tunes the throttling of failed attempts.
+type Options struct {
+	// FailureBurst failed attempts from one address are answered as usual; past them,
+	// one more is allowed every FailureEvery, and the others are refused as throttled.
+	FailureBurst int           // default 20
+	FailureEvery time.Duration // default 3s
+	// Addresses is how many client addresses are tracked at once (default 65,536). Past
+	// it the least recently failing ones are forgotten, which only gives them a fresh
+	// budget: memory stays bounded whatever the number of attacking addresses.
+	Addresses int
+	// Timeout bounds a key lookup (default 5s).
+	Timeout time.Duration
 }
 
-// Verify returns nil when candidate is the configured key.
-func (v *Verifier) Verify(candidate string) error {
-	switch {
-	case !v.configured:
-		return ErrNotConfigured
-	case candidate == "":
-		return ErrMissing
+// Guard checks keys and throttles the addresses that keep presenting wrong ones.
+type Guard struct {
+	auth    Authenticator
+	log     *slog.Logger
+	opts    Options
+	mu      sync.Mutex // makes get-or-add of a limiter atomic
+	buckets *lru.Cache[netip.Prefix, *rate.Limiter]
+}
+
+// New returns a Guard that asks auth.
+func New(auth Authenticator, log *slog.Logger, o Options) *Guard {
+	if o.FailureBurst <= 0 {
+		o.FailureBurst = 20
 	}
-	h := sha256.Sum256([]byte(candidate))
-	if subtle.ConstantTimeCompare(h[:], v.hash[:]) != 1 {
-		return ErrInvalid
+	if o.FailureEvery <= 0 {
+		o.FailureEvery = 3 * time.Second
 	}
-	return nil
+	if o.Addresses <= 0 {
+		o.Addresses = 1 << 16
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	buckets, _ := lru.New[netip.Prefix, *rate.Limiter](o.Addresses) // fails only for a size < 1
+	return &Guard{auth: auth, log: log, opts: o, buckets: buckets}
+}
+
+// Throttled is the error of an attempt refused because its address failed too often. It
+// unwraps to a domain.KindRateLimited error.
+type Throttled struct {
+	RetryAfter time.Duration
+}
+
+var errThrottled = &domain.Error{Kind: domain.KindRateLimited, Message: "Too many failed authentication attempts: retry later"}
+
+func (e *Throttled) Error() string { return errThrottled.Message }
+func (e *Throttled) Unwrap() error { return errThrottled }
+
+// RetryAfterSeconds is RetryAfter rounded up to whole seconds, as HTTP wants it.
+func (e *Throttled) RetryAfterSeconds() string {
+	return fmt.Sprint(max(1, int(math.Ceil(e.RetryAfter.Seconds()))))
+}
+
+// Check returns what secret allows. A failure counts against the client's address
+// (remote, as host:port or host); once its budget is spent, failures come back as
+// *Throttled. Only failures count: a valid key is never held back by others' failures
+// from the same address. via names the transport in logs.
+func (g *Guard) Check(ctx context.Context, secret, remote, via string) (key.Access, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+	defer cancel()
+	a, err := g.auth.Handle(ctx, secret)
+	if err == nil || domain.KindOf(err) != domain.KindUnauthorized {
+		return a, err
+	}
+	prefix := clientPrefix(remote)
+	if wait, ok := g.fail(prefix); !ok {
+		g.log.Warn("authentication throttled", "via", via, "client", prefix.String(), "reason", err.Error(), "retry_after", wait.Round(time.Millisecond))
+		return key.Access{}, &Throttled{RetryAfter: wait}
+	}
+	g.log.Warn("authentication failed", "via", via, "client", prefix.String(), "reason", err.Error())
+	return key.Access{}, err
+}
+
+// fail spends one failure of prefix's budget; when none is left it reports how long
+// until one is.
+func (g *Guard) fail(prefix netip.Prefix) (time.Duration, bool) {
+	g.mu.Lock()
+	l, ok := g.buckets.Get(prefix)
+	if !ok {
+		l = rate.NewLimiter(rate.Every(g.opts.FailureEvery), g.opts.FailureBurst)
+		g.buckets.Add(prefix, l)
+	}
+	g.mu.Unlock()
+	now := time.Now()
+	if l.AllowN(now, 1) {
+		return 0, true
+	}
+	r := l.ReserveN(now, 1)
+	defer r.CancelAt(now) // only asking how long: a refused attempt does not extend the wait
+	return r.DelayFrom(now), false
+}
+
+// clientPrefix is what failures are counted by: the IPv4 address, or the IPv6 /64 that
+// one host usually holds whole.
+func clientPrefix(remote string) netip.Prefix {
+	ap, err := netip.ParseAddrPort(remote)
+	addr := ap.Addr()
+	if err != nil {
+		if addr, err = netip.ParseAddr(remote); err != nil {
+			return netip.Prefix{} // unknown: all such clients share one budget
+		}
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return netip.PrefixFrom(addr, 32)
+	}
+	p, _ := addr.Prefix(64)
+	return p
 }

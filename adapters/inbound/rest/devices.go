@@ -9,6 +9,7 @@ import (
 
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain"
+	"github.com/wagate/wagate/domain/device"
 )
 
 // deviceJSON is a device as the API shows it. Optional values are null until known.
@@ -62,7 +63,38 @@ type nameJSON struct {
 	Name string `json:"name"`
 }
 
+// scope checks the caller's key against the device in the path, once for every device
+// route: reading needs the device in the key's scope, anything else a key that may write
+// to it. Handlers take the device id from here (deviceOf), never from the query or body.
+func (a *API) scope(c *fiber.Ctx) error {
+	id, err := device.ParseID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if c.Method() == fiber.MethodGet {
+		err = accessOf(c).Read(id)
+	} else {
+		err = accessOf(c).Write(id)
+	}
+	if err != nil {
+		return err
+	}
+	c.Locals(deviceLocal, id)
+	return c.Next()
+}
+
+const deviceLocal = "wagate.device"
+
+// deviceOf is the device in the path, checked by scope.
+func deviceOf(c *fiber.Ctx) string {
+	id, _ := c.Locals(deviceLocal).(device.ID)
+	return id.String()
+}
+
 func (a *API) createDevice(c *fiber.Ctx) error {
+	if err := accessOf(c).CreateDevice(); err != nil {
+		return err
+	}
 	var body nameJSON
 	if err := decodeJSON(c, &body); err != nil {
 		return err
@@ -76,7 +108,7 @@ func (a *API) createDevice(c *fiber.Ctx) error {
 }
 
 func (a *API) listDevices(c *fiber.Ctx) error {
-	q := application.ListDevices{}
+	q := application.ListDevices{Within: accessOf(c).Devices()}
 	var err error
 	if q.Limit, err = intParam(c, "limit"); err != nil {
 		return err
@@ -111,7 +143,7 @@ func intParam(c *fiber.Ctx, name string) (int, error) {
 }
 
 func (a *API) getDevice(c *fiber.Ctx) error {
-	d, err := a.app.Queries.GetDevice.Handle(c.UserContext(), application.GetDevice{ID: c.Params("id")})
+	d, err := a.app.Queries.GetDevice.Handle(c.UserContext(), application.GetDevice{ID: deviceOf(c)})
 	return respond(c, fiber.StatusOK, d, err)
 }
 
@@ -120,12 +152,12 @@ func (a *API) renameDevice(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	d, err := a.app.Commands.RenameDevice.Handle(c.UserContext(), application.RenameDevice{ID: c.Params("id"), Name: body.Name})
+	d, err := a.app.Commands.RenameDevice.Handle(c.UserContext(), application.RenameDevice{ID: deviceOf(c), Name: body.Name})
 	return respond(c, fiber.StatusOK, d, err)
 }
 
 func (a *API) deleteDevice(c *fiber.Ctx) error {
-	if err := a.app.Commands.DeleteDevice.Handle(c.UserContext(), application.DeleteDevice{ID: c.Params("id")}); err != nil {
+	if err := a.app.Commands.DeleteDevice.Handle(c.UserContext(), application.DeleteDevice{ID: deviceOf(c)}); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -134,17 +166,17 @@ func (a *API) deleteDevice(c *fiber.Ctx) error {
 // connectDevice answers 202: the session is starting, and its progress (QR codes, ready)
 // arrives as events.
 func (a *API) connectDevice(c *fiber.Ctx) error {
-	d, err := a.app.Commands.ConnectDevice.Handle(c.UserContext(), application.ConnectDevice{ID: c.Params("id")})
+	d, err := a.app.Commands.ConnectDevice.Handle(c.UserContext(), application.ConnectDevice{ID: deviceOf(c)})
 	return respond(c, fiber.StatusAccepted, d, err)
 }
 
 func (a *API) disconnectDevice(c *fiber.Ctx) error {
-	d, err := a.app.Commands.DisconnectDevice.Handle(c.UserContext(), application.DisconnectDevice{ID: c.Params("id")})
+	d, err := a.app.Commands.DisconnectDevice.Handle(c.UserContext(), application.DisconnectDevice{ID: deviceOf(c)})
 	return respond(c, fiber.StatusOK, d, err)
 }
 
 func (a *API) logoutDevice(c *fiber.Ctx) error {
-	d, err := a.app.Commands.LogoutDevice.Handle(c.UserContext(), application.LogoutDevice{ID: c.Params("id")})
+	d, err := a.app.Commands.LogoutDevice.Handle(c.UserContext(), application.LogoutDevice{ID: deviceOf(c)})
 	return respond(c, fiber.StatusOK, d, err)
 }
 

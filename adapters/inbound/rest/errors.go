@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/wagate/wagate/adapters/inbound/apikey"
 	"github.com/wagate/wagate/domain"
 )
 
@@ -24,6 +25,7 @@ const (
 	codeUnsupportedMedia  = "unsupported_media_type"
 	codeMethodNotAllowed  = "method_not_allowed"
 	codeRouteNotFound     = "route_not_found"
+	codeBusy              = "busy"
 	genericInternalReason = "internal server error"
 )
 
@@ -31,6 +33,8 @@ const (
 var statusByCode = map[string]int{
 	string(domain.KindInvalid):      http.StatusBadRequest,
 	string(domain.KindUnauthorized): http.StatusUnauthorized,
+	string(domain.KindForbidden):    http.StatusForbidden,
+	string(domain.KindRateLimited):  http.StatusTooManyRequests,
 	string(domain.KindNotFound):     http.StatusNotFound,
 	string(domain.KindConflict):     http.StatusConflict,
 	string(domain.KindUnavailable):  http.StatusServiceUnavailable,
@@ -40,12 +44,22 @@ var statusByCode = map[string]int{
 	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 	codeUnsupportedMedia:            http.StatusUnsupportedMediaType,
+	codeBusy:                        http.StatusServiceUnavailable,
+}
+
+// statusOf is the HTTP status of an error code; anything unmapped is a 500.
+func statusOf(code string) int {
+	if s, ok := statusByCode[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
 }
 
 // apiError is an error that belongs to HTTP itself (bad JSON, wrong content type...).
 type apiError struct {
-	code    string
-	message string
+	code       string
+	message    string
+	retryAfter string // seconds, for 503 and 429
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -85,16 +99,56 @@ func describe(err error) (code, message string) {
 	return string(domain.KindInternal), genericInternalReason
 }
 
-// errorHandler writes every error of the API as {"error":{"code","message"}}.
+func tooLarge(limit int64) error {
+	return errorf(codeTooLarge, "request body too large (limit %d bytes)", limit)
+}
+
+// retryAfter is the Retry-After header an error asks for, "" for none.
+func retryAfter(err error) string {
+	if e, ok := errors.AsType[*apikey.Throttled](err); ok {
+		return e.RetryAfterSeconds()
+	}
+	if e, ok := errors.AsType[*apiError](err); ok {
+		return e.retryAfter
+	}
+	return ""
+}
+
+// errorHandler writes every error of the fiber routes as {"error":{"code","message"}}.
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		code, message := describe(err)
-		status := statusByCode[code]
+		status := statusOf(code)
 		if status == http.StatusInternalServerError {
 			log.Error("request failed", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
 		}
+		if s := retryAfter(err); s != "" {
+			c.Set(fiber.HeaderRetryAfter, s)
+		}
 		return c.Status(status).JSON(errorBody{Error: errorDetail{Code: code, Message: message}})
 	}
+}
+
+// writeError is errorHandler for the routes served by net/http.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, message := describe(err)
+	status := statusOf(code)
+	if status == http.StatusInternalServerError {
+		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if s := retryAfter(err); s != "" {
+		w.Header().Set("Retry-After", s)
+	}
+	if code == codeTooLarge {
+		w.Header().Set("Connection", "close") // the unread rest of the body makes the connection unusable
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // decodeJSON reads the request body as one JSON object into v, strictly: the content
@@ -103,14 +157,18 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if !isJSON(mediaType(c.Get(fiber.HeaderContentType))) {
 		return errorf(codeUnsupportedMedia, "Content-Type must be application/json")
 	}
-	// The body may hold a base64 media file: it is read in place, not copied.
-	body := c.Body()
-	if len(bytes.TrimSpace(body)) == 0 {
-		return errorf(codeInvalidJSON, "request body is empty; send a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	return decodeJSONFrom(bytes.NewReader(c.Body()), v)
+}
+
+// decodeJSONFrom is decodeJSON for a body that is read as a stream.
+func decodeJSONFrom(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(v); errors.Is(err, io.EOF) {
+		return errorf(codeInvalidJSON, "request body is empty; send a JSON object")
+	} else if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return err
+	} else if err != nil {
 		return errorf(codeInvalidJSON, "%s", jsonProblem(err))
 	}
 	if dec.More() {

@@ -1,9 +1,14 @@
 package rest
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +18,8 @@ import (
 
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain"
+	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/message"
 )
 
@@ -60,97 +67,178 @@ type receiptJSON struct {
 	Timestamp time.Time `json:"timestamp"`
 }
 
-func (a *API) sendMessage(c *fiber.Ctx) error {
-	var cmd application.SendMessage
-	var err error
-	if mediaType(c.Get(fiber.HeaderContentType)) == "multipart/form-data" {
-		cmd, err = sendFromForm(c)
-	} else {
-		cmd, err = sendFromJSON(c)
-	}
+// sendMessage sends a message. Its body may carry a media file, so it is read here, as
+// a stream: after the key and the device were checked, bounded in size, and with a
+// bounded number of large bodies received at once.
+func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, access *key.Access) {
+	r0, err := a.send(w, r, access)
 	if err != nil {
-		return err
+		a.writeError(w, r, err)
+		return
 	}
-	cmd.DeviceID = c.Params("id")
-	r, err := a.app.Commands.SendMessage.Handle(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(receiptJSON{ID: r.ID, To: r.To, Timestamp: r.Timestamp.UTC()})
+	writeJSON(w, http.StatusCreated, receiptJSON{ID: r0.ID, To: r0.To, Timestamp: r0.Timestamp.UTC()})
 }
 
-func sendFromJSON(c *fiber.Ctx) (application.SendMessage, error) {
-	var body sendJSON
-	if err := decodeJSON(c, &body); err != nil {
+func (a *API) send(w http.ResponseWriter, r *http.Request, access *key.Access) (message.Receipt, error) {
+	id, err := device.ParseID(r.PathValue("id"))
+	if err != nil {
+		return message.Receipt{}, err
+	}
+	if err := access.Write(id); err != nil {
+		return message.Receipt{}, err
+	}
+	if r.ContentLength < 0 || r.ContentLength > MaxBodyBytes {
+		select {
+		case a.uploads <- struct{}{}:
+			defer func() { <-a.uploads }()
+		default:
+			return message.Receipt{}, &apiError{code: codeBusy, retryAfter: "1",
+				message: "too many uploads in progress: retry shortly"}
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, a.maxSendBytes)
+	var cmd application.SendMessage
+	switch mt := mediaType(r.Header.Get("Content-Type")); {
+	case mt == "multipart/form-data":
+		cmd, err = a.sendFromForm(r, body)
+	case isJSON(mt):
+		cmd, err = a.sendFromJSON(body)
+	default:
+		err = errorf(codeUnsupportedMedia, "Content-Type must be application/json or multipart/form-data")
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return message.Receipt{}, tooLarge(a.maxSendBytes)
+	} else if err != nil {
+		return message.Receipt{}, err
+	}
+	if m := cmd.Message.Media; m != nil && int64(len(m.Data)) > a.opts.MaxMediaBytes {
+		return message.Receipt{}, a.mediaTooLarge()
+	}
+	cmd.DeviceID = id.String()
+	return a.app.Commands.SendMessage.Handle(r.Context(), cmd)
+}
+
+func (a *API) mediaTooLarge() error {
+	return errorf(codeTooLarge, "media file too large (limit %d bytes)", a.opts.MaxMediaBytes)
+}
+
+func (a *API) sendFromJSON(body io.Reader) (application.SendMessage, error) {
+	var b sendJSON
+	if err := decodeJSONFrom(body, &b); err != nil {
 		return application.SendMessage{}, err
 	}
-	m := message.Outgoing{To: body.To, Text: body.Text, ReplyTo: body.ReplyTo, Mentions: body.Mentions}
+	m := message.Outgoing{To: b.To, Text: b.Text, ReplyTo: b.ReplyTo, Mentions: b.Mentions}
 	var mediaURL string
-	if md := body.Media; md != nil {
+	if md := b.Media; md != nil {
 		if (md.URL == "") == (len(md.Data) == 0) {
 			return application.SendMessage{}, invalid("media needs either url or data (base64), not both")
 		}
 		mediaURL = md.URL
 		m.Media = &message.Attachment{Type: message.Type(md.Type), Data: md.Data, MimeType: md.MimeType, FileName: md.FileName}
 	}
-	if l := body.Location; l != nil {
+	if l := b.Location; l != nil {
 		if l.Latitude == nil || l.Longitude == nil {
 			return application.SendMessage{}, invalid("location needs latitude and longitude")
 		}
 		m.Location = &message.Location{Latitude: *l.Latitude, Longitude: *l.Longitude, Name: l.Name, Address: l.Address}
 	}
-	if ct := body.Contact; ct != nil {
+	if ct := b.Contact; ct != nil {
 		m.Contact = &message.Contact{Name: ct.Name, PhoneNumber: ct.PhoneNumber}
 	}
-	if r := body.Reaction; r != nil {
+	if r := b.Reaction; r != nil {
 		m.Reaction = &message.Reaction{MessageID: r.MessageID, Emoji: r.Emoji}
 	}
 	return application.SendMessage{Message: m, MediaURL: mediaURL}, nil
 }
 
 // sendFromForm reads a multipart upload: fields to, text (the caption), replyTo,
-// mentions (comma-separated), type, and the file in "file".
-func sendFromForm(c *fiber.Ctx) (application.SendMessage, error) {
-	form, err := c.MultipartForm()
-	if err != nil {
-		return application.SendMessage{}, errorf(codeInvalidJSON, "malformed multipart form")
+// mentions (comma-separated), type, and the file in "file". The file is streamed to a
+// temporary file as it arrives, so that the form is never held in memory twice.
+func (a *API) sendFromForm(r *http.Request, body io.Reader) (application.SendMessage, error) {
+	_, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if params["boundary"] == "" {
+		return application.SendMessage{}, invalid("malformed multipart form: no boundary")
 	}
-	field := func(name string) string {
-		if v := form.Value[name]; len(v) > 0 {
-			return v[0]
+	mr := multipart.NewReader(body, params["boundary"])
+	fields := map[string]string{}
+	fieldBytes := 0
+	var att *message.Attachment
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return application.SendMessage{}, formError(err)
 		}
-		return ""
+		if p.FormName() != "file" {
+			// Fields are small: together they share the bound of an ordinary body.
+			v, err := io.ReadAll(io.LimitReader(p, int64(MaxBodyBytes-fieldBytes+1)))
+			if err != nil {
+				return application.SendMessage{}, formError(err)
+			}
+			if fieldBytes += len(v); fieldBytes > MaxBodyBytes {
+				return application.SendMessage{}, tooLarge(MaxBodyBytes)
+			}
+			if _, seen := fields[p.FormName()]; !seen {
+				fields[p.FormName()] = string(v)
+			}
+			continue
+		}
+		if att != nil {
+			return application.SendMessage{}, invalid(`a multipart message needs exactly one file in the "file" field`)
+		}
+		data, err := a.receiveFile(p)
+		if err != nil {
+			return application.SendMessage{}, err
+		}
+		mimeType := p.Header.Get("Content-Type")
+		if mimeType == "application/octet-stream" {
+			mimeType = "" // says nothing: left for the kind guess and WhatsApp
+		}
+		att = &message.Attachment{Data: data, MimeType: mimeType, FileName: p.FileName()}
 	}
-	files := form.File["file"]
-	if len(files) != 1 {
+	if att == nil {
 		return application.SendMessage{}, invalid(`a multipart message needs exactly one file in the "file" field`)
 	}
-	fh := files[0]
-	f, err := fh.Open()
-	if err != nil {
-		return application.SendMessage{}, invalid("the uploaded file could not be read")
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return application.SendMessage{}, invalid("the uploaded file could not be read")
-	}
-	mimeType := fh.Header.Get(fiber.HeaderContentType)
-	if mimeType == "application/octet-stream" {
-		mimeType = "" // says nothing: left for the kind guess and WhatsApp
-	}
-	kind := field("type")
-	if kind == "" {
-		kind = kindOf(mimeType)
-	}
+	att.Type = message.Type(cmp.Or(fields["type"], kindOf(att.MimeType)))
 	var mentions []string
-	if s := field("mentions"); s != "" {
+	if s := fields["mentions"]; s != "" {
 		mentions = strings.Split(s, ",")
 	}
 	return application.SendMessage{Message: message.Outgoing{
-		To: field("to"), Text: field("text"), ReplyTo: field("replyTo"), Mentions: mentions,
-		Media: &message.Attachment{Type: message.Type(kind), Data: data, MimeType: mimeType, FileName: fh.Filename},
+		To: fields["to"], Text: fields["text"], ReplyTo: fields["replyTo"], Mentions: mentions, Media: att,
 	}}, nil
+}
+
+// receiveFile streams an uploaded file to a temporary file, refusing it past the media
+// limit, then reads it back: sending needs it whole, but only once it has all arrived.
+func (a *API) receiveFile(p io.Reader) ([]byte, error) {
+	f, err := os.CreateTemp("", "wagate-upload-*") // $TMPDIR
+	if err != nil {
+		return nil, fmt.Errorf("create upload file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, err := io.Copy(f, io.LimitReader(p, a.opts.MaxMediaBytes+1))
+	if err != nil {
+		return nil, formError(err)
+	}
+	if n > a.opts.MaxMediaBytes {
+		return nil, a.mediaTooLarge()
+	}
+	data := make([]byte, n)
+	if _, err := f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read upload file: %w", err)
+	}
+	return data, nil
+}
+
+// formError tells a body cut by its size limit from a malformed form.
+func formError(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return err
+	}
+	return errorf(codeInvalidJSON, "malformed multipart form")
 }
 
 // kindOf guesses the kind of media from its type, for uploads that do not say.
@@ -179,7 +267,7 @@ type qrJSON struct {
 
 // getQR answers the QR code to scan, as JSON or (?format=png) as an image.
 func (a *API) getQR(c *fiber.Ctx) error {
-	qr, err := a.app.Queries.GetQR.Handle(c.UserContext(), application.GetQR{DeviceID: c.Params("id")})
+	qr, err := a.app.Queries.GetQR.Handle(c.UserContext(), application.GetQR{DeviceID: deviceOf(c)})
 	if err != nil {
 		return err
 	}
@@ -212,7 +300,7 @@ func (a *API) requestPairingCode(c *fiber.Ctx) error {
 		return err
 	}
 	code, err := a.app.Commands.RequestPairingCode.Handle(c.UserContext(), application.RequestPairingCode{
-		DeviceID: c.Params("id"), PhoneNumber: body.PhoneNumber,
+		DeviceID: deviceOf(c), PhoneNumber: body.PhoneNumber,
 	})
 	if err != nil {
 		return err
@@ -221,27 +309,30 @@ func (a *API) requestPairingCode(c *fiber.Ctx) error {
 }
 
 // getMedia streams the file of a received message.
-func (a *API) getMedia(c *fiber.Ctx) error {
-	r, meta, err := a.app.Queries.GetMedia.Handle(c.UserContext(), application.GetMedia{
-		DeviceID: c.Params("id"), MessageID: c.Params("messageId"),
+func (a *API) getMedia(w http.ResponseWriter, r *http.Request, access *key.Access) {
+	id, err := device.ParseID(r.PathValue("id"))
+	if err == nil {
+		err = access.Read(id)
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	body, meta, err := a.app.Queries.GetMedia.Handle(r.Context(), application.GetMedia{
+		DeviceID: id.String(), MessageID: r.PathValue("messageId"),
 	})
 	if err != nil {
-		return err
+		a.writeError(w, r, err)
+		return
 	}
-	if meta.MimeType != "" {
-		c.Set(fiber.HeaderContentType, meta.MimeType)
-	} else {
-		c.Set(fiber.HeaderContentType, fiber.MIMEOctetStream)
-	}
+	defer body.Close()
+	h := w.Header()
+	h.Set("Content-Type", cmp.Or(meta.MimeType, "application/octet-stream"))
 	disposition := "inline"
 	if meta.FileName != "" {
 		disposition = mime.FormatMediaType("attachment", map[string]string{"filename": meta.FileName})
 	}
-	c.Set(fiber.HeaderContentDisposition, disposition)
-	c.Set("X-Content-Type-Options", "nosniff")
-	size := -1
-	if meta.Size > 0 {
-		size = int(meta.Size)
-	}
-	return c.SendStream(r, size)
+	h.Set("Content-Disposition", disposition)
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = io.Copy(w, body)
 }

@@ -57,8 +57,10 @@ func start(t *testing.T, configuredKey string, repo device.Repository) *server {
 		s.repo = memory.NewRepository()
 	}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	app := application.New(s.repo, s.wa, memory.NewPublisher(), s.files, time.Now, log)
-	api := rest.New(app, apikey.NewVerifier(configuredKey), s.repo, log, rest.Options{MaxMediaBytes: 4 << 20})
+	keys := memory.NewKeys()
+	app := application.New(s.repo, keys, s.wa, memory.NewPublisher(), s.files, time.Now, log)
+	guard := apikey.New(application.NewAuthenticate(keys, application.AdminKey(configuredKey), time.Now), log, apikey.Options{})
+	api := rest.New(app, guard, s.repo, log, rest.Options{MaxMediaBytes: 4 << 20})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

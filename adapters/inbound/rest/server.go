@@ -2,33 +2,41 @@
 package rest
 
 import (
-	"bytes"
 	"context"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/adapters/inbound/apikey"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain"
+	"github.com/wagate/wagate/domain/key"
 )
 
 // MaxBodyBytes bounds every request body but messages, whose media may be larger.
 const MaxBodyBytes = 1 << 20
+
+// DefaultMaxUploads is how many requests may carry a body larger than MaxBodyBytes at once.
+const DefaultMaxUploads = 8
 
 // Options tunes the API.
 type Options struct {
 	// MaxMediaBytes is the largest media file a message may carry; bodies of
 	// POST /devices/:id/messages may hold it base64-encoded.
 	MaxMediaBytes int64
+	// MaxUploads bounds the messages with a large body (a media file) received at once,
+	// so that memory and temporary files stay bounded; DefaultMaxUploads when 0. More
+	// are refused with 503 and Retry-After.
+	MaxUploads int
 }
 
 // Pinger reports whether the gateway's storage can serve requests.
@@ -39,17 +47,26 @@ type Pinger interface {
 // API is the REST API.
 type API struct {
 	app          application.App
-	keys         *apikey.Verifier
+	guard        *apikey.Guard
 	ready        Pinger
 	log          *slog.Logger
 	fiber        *fiber.App
+	opts         Options
 	maxSendBytes int64
+	uploads      chan struct{} // one token per large body being received
 }
 
+// accessLocal is the fiber Locals key of the caller's key.Access.
+const accessLocal = "wagate.access"
+
 // New builds the API's routes.
-func New(app application.App, keys *apikey.Verifier, ready Pinger, log *slog.Logger, o Options) *API {
+func New(app application.App, guard *apikey.Guard, ready Pinger, log *slog.Logger, o Options) *API {
+	if o.MaxUploads <= 0 {
+		o.MaxUploads = DefaultMaxUploads
+	}
 	// base64 takes 4 bytes for 3, and the rest of the message fits in MaxBodyBytes.
-	a := &API{app: app, keys: keys, ready: ready, log: log, maxSendBytes: o.MaxMediaBytes/3*4 + MaxBodyBytes}
+	a := &API{app: app, guard: guard, ready: ready, log: log, opts: o,
+		maxSendBytes: o.MaxMediaBytes/3*4 + MaxBodyBytes, uploads: make(chan struct{}, o.MaxUploads)}
 	f := fiber.New(fiber.Config{
 		AppName:               "wagate",
 		DisableStartupMessage: true,
@@ -65,73 +82,117 @@ func New(app application.App, keys *apikey.Verifier, ready Pinger, log *slog.Log
 	f.Get("/healthz", a.healthz)
 	f.Get("/readyz", a.readyz)
 
-	v1 := f.Group("/api/v1", a.authenticate)
+	v1 := f.Group("/api/v1", requireAccess)
 	v1.Post("/devices", a.createDevice)
 	v1.Get("/devices", a.listDevices)
-	v1.Get("/devices/:id", a.getDevice)
-	v1.Patch("/devices/:id", a.renameDevice)
-	v1.Delete("/devices/:id", a.deleteDevice)
-	v1.Post("/devices/:id/connect", a.connectDevice)
-	v1.Post("/devices/:id/disconnect", a.disconnectDevice)
-	v1.Post("/devices/:id/logout", a.logoutDevice)
-	v1.Get("/devices/:id/qr", a.getQR)
-	v1.Post("/devices/:id/pair-code", a.requestPairingCode)
-	v1.Post("/devices/:id/messages", a.sendMessage)
-	v1.Get("/devices/:id/messages/:messageId/media", a.getMedia)
+	// Every route that names a device checks the key's scope first (a group's middleware
+	// would run before fiber has parsed :id).
+	dev := func(method, path string, h fiber.Handler) { v1.Add(method, "/devices/:id"+path, a.scope, h) }
+	dev(fiber.MethodGet, "", a.getDevice)
+	dev(fiber.MethodPatch, "", a.renameDevice)
+	dev(fiber.MethodDelete, "", a.deleteDevice)
+	dev(fiber.MethodPost, "/connect", a.connectDevice)
+	dev(fiber.MethodPost, "/disconnect", a.disconnectDevice)
+	dev(fiber.MethodPost, "/logout", a.logoutDevice)
+	dev(fiber.MethodGet, "/qr", a.getQR)
+	dev(fiber.MethodPost, "/pair-code", a.requestPairingCode)
+	keys := v1.Group("/keys", a.adminOnly)
+	keys.Post("", a.createKey)
+	keys.Get("", a.listKeys)
+	keys.Delete("/:keyId", a.revokeKey)
 	a.fiber = f
 	return a
 }
 
 // Handler serves the API to net/http, so that it can share a server with Socket.io.
-// Bodies are bounded here: fiber's adaptor reads them whole, without its own limit.
+// Every /api/v1 request is authenticated from its headers before any of its body is
+// read, so that a caller without a key cannot make the server buffer anything. The two
+// routes whose bodies or answers may be large (a message with a media file, a media
+// download) are plain net/http handlers that stream; the rest goes through fiber.
 func (a *API) Handler() http.Handler {
-	serve := adaptor.FiberApp(a.fiber)
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/devices/{id}/messages", a.authenticated(a.sendMessage))
+	mux.Handle("GET /api/v1/devices/{id}/messages/{messageId}/media", a.authenticated(a.getMedia))
+	mux.Handle("/api/v1/", a.authenticated(a.serveFiber))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serveFiber(w, r, nil) }))
+	return mux
+}
+
+// authenticated lets a request through with what its key allows, from X-API-Key or a
+// bearer token.
+func (a *API) authenticated(next func(http.ResponseWriter, *http.Request, *key.Access)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := a.bodyLimit(r)
-		if r.ContentLength > limit {
-			writeTooLarge(w, limit)
+		access, err := a.guard.Check(r.Context(), presentedKey(r.Header), r.RemoteAddr, "rest")
+		if err != nil {
+			a.writeError(w, r, err)
 			return
 		}
-		if r.Body != nil && r.ContentLength != 0 {
-			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-			if err != nil {
-				return // the client went away
-			}
-			if int64(len(body)) > limit {
-				writeTooLarge(w, limit)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		serve(w, r)
+		next(w, r, &access)
 	})
 }
 
-// bodyLimit is how large r's body may be: sending a message may carry a media file.
-func (a *API) bodyLimit(r *http.Request) int64 {
-	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/devices/") && strings.HasSuffix(r.URL.Path, "/messages") {
-		return a.maxSendBytes
+func presentedKey(h http.Header) string {
+	if k := h.Get("X-API-Key"); k != "" {
+		return k
 	}
-	return MaxBodyBytes
+	if auth := h.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return ""
 }
 
-func writeTooLarge(w http.ResponseWriter, limit int64) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Connection", "close") // the unread rest of the body makes the connection unusable
-	w.WriteHeader(statusByCode[codeTooLarge])
-	_, _ = fmt.Fprintf(w, `{"error":{"code":%q,"message":"request body too large (limit %d bytes)"}}`, codeTooLarge, limit)
-}
-
-// authenticate lets a request in when it carries the API key, in X-API-Key or as a
-// bearer token.
-func (a *API) authenticate(c *fiber.Ctx) error {
-	key := c.Get("X-API-Key")
-	if key == "" {
-		if auth := c.Get(fiber.HeaderAuthorization); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			key = strings.TrimSpace(auth[7:])
+// serveFiber runs the request through fiber with access in its Locals. fiber's own
+// adaptor reads bodies without a limit and cannot pass values along, hence this one.
+func (a *API) serveFiber(w http.ResponseWriter, r *http.Request, access *key.Access) {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	if r.Body != nil && r.ContentLength != 0 {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			a.writeError(w, r, tooLarge(MaxBodyBytes))
+			return
+		} else if err != nil {
+			return // the client went away
+		}
+		req.SetBody(body)
+	}
+	req.Header.SetMethod(r.Method)
+	req.SetRequestURI(r.RequestURI)
+	req.Header.SetHost(r.Host)
+	for name, values := range r.Header {
+		for _, v := range values {
+			req.Header.Add(name, v)
 		}
 	}
-	if err := a.keys.Verify(key); err != nil {
+	remote, _ := net.ResolveTCPAddr("tcp", r.RemoteAddr)
+	var fctx fasthttp.RequestCtx
+	fctx.Init(req, remote, nil)
+	if access != nil {
+		fctx.SetUserValue(accessLocal, *access)
+	}
+	a.fiber.Handler()(&fctx)
+	fctx.Response.Header.VisitAll(func(k, v []byte) { w.Header().Add(string(k), string(v)) })
+	w.WriteHeader(fctx.Response.StatusCode())
+	_, _ = w.Write(fctx.Response.Body())
+}
+
+// accessOf is what the caller's key allows; authenticated put it there.
+func accessOf(c *fiber.Ctx) key.Access {
+	a, _ := c.Locals(accessLocal).(key.Access)
+	return a
+}
+
+// requireAccess refuses what reached fiber's /api/v1 without authenticated: a zero Access
+// must never stand for one that allows everything.
+func requireAccess(c *fiber.Ctx) error {
+	if _, ok := c.Locals(accessLocal).(key.Access); !ok {
+		return key.ErrMissing
+	}
+	return c.Next()
+}
+
+func (a *API) adminOnly(c *fiber.Ctx) error {
+	if err := accessOf(c).Admin(); err != nil {
 		return err
 	}
 	return c.Next()

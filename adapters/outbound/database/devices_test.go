@@ -7,6 +7,8 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/database/dbtest"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/device/devicetest"
+	"github.com/wagate/wagate/domain/key"
+	"github.com/wagate/wagate/domain/key/keytest"
 )
 
 func TestDevicesSQLite(t *testing.T) {
@@ -20,5 +22,19 @@ func TestDevicesPostgres(t *testing.T) {
 	t.Parallel()
 	devicetest.RunRepositoryContract(t, func(t *testing.T) device.Repository {
 		return database.NewDevices(dbtest.Postgres(t))
+	})
+}
+
+func TestKeysSQLite(t *testing.T) {
+	keytest.RunRepositoryContract(t, func(t *testing.T) key.Repository {
+		db, _ := dbtest.SQLite(t)
+		return database.NewKeys(db)
+	})
+}
+
+func TestKeysPostgres(t *testing.T) {
+	t.Parallel()
+	keytest.RunRepositoryContract(t, func(t *testing.T) key.Repository {
+		return database.NewKeys(dbtest.Postgres(t))
 	})
 }

@@ -6,8 +6,14 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/device/devicetest"
+	"github.com/wagate/wagate/domain/key"
+	"github.com/wagate/wagate/domain/key/keytest"
 )
 
 func TestRepository(t *testing.T) {
 	devicetest.RunRepositoryContract(t, func(*testing.T) device.Repository { return memory.NewRepository() })
+}
+
+func TestKeys(t *testing.T) {
+	keytest.RunRepositoryContract(t, func(*testing.T) key.Repository { return memory.NewKeys() })
 }

@@ -21,9 +21,9 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
-	"github.com/wagate/wagate/adapters/inbound/apikey"
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/key"
 )
 
 // Path is where Socket.io is served.
@@ -38,11 +38,17 @@ type Devices interface {
 	Get(ctx context.Context, id device.ID) (*device.Device, error)
 }
 
+// Authenticator tells what a presented key allows, counting failures against the
+// client's address; apikey.Guard is one.
+type Authenticator interface {
+	Check(ctx context.Context, secret, remote, via string) (key.Access, error)
+}
+
 // Gateway is the Socket.io server and the event publisher that feeds it.
 type Gateway struct {
 	io          *socket.Server
 	handler     http.Handler
-	keys        *apikey.Verifier
+	auth        Authenticator
 	devices     Devices
 	log         *slog.Logger
 	maxBuffered int64
@@ -70,8 +76,8 @@ type Options struct {
 }
 
 // New builds the gateway.
-func New(keys *apikey.Verifier, devices Devices, log *slog.Logger, o Options) *Gateway {
-	g := &Gateway{keys: keys, devices: devices, log: log, maxBuffered: int64(o.MaxBuffered)}
+func New(auth Authenticator, devices Devices, log *slog.Logger, o Options) *Gateway {
+	g := &Gateway{auth: auth, devices: devices, log: log, maxBuffered: int64(o.MaxBuffered)}
 	if g.maxBuffered == 0 {
 		g.maxBuffered = DefaultMaxBuffered
 	}
@@ -115,7 +121,7 @@ func (g *Gateway) Close() {
 
 // authenticate checks the API key of every connection, on every namespace.
 func (g *Gateway) authenticate(s *socket.Socket, next func(*socket.ExtendedError)) {
-	if err := g.keys.Verify(apiKey(s)); err != nil {
+	if _, err := g.check(s); err != nil {
 		next(socket.NewExtendedError(err.Error(), nil))
 		return
 	}
@@ -125,7 +131,7 @@ func (g *Gateway) authenticate(s *socket.Socket, next func(*socket.ExtendedError
 // authenticateDevice checks the key and that the device exists, on every connection: the
 // namespace of a device outlives its deletion while listeners stay connected.
 func (g *Gateway) authenticateDevice(s *socket.Socket, next func(*socket.ExtendedError)) {
-	if err := g.keys.Verify(apiKey(s)); err != nil {
+	if _, err := g.check(s); err != nil {
 		next(socket.NewExtendedError(err.Error(), nil))
 		return
 	}
@@ -145,6 +151,11 @@ func (g *Gateway) authenticateDevice(s *socket.Socket, next func(*socket.Extende
 	g.nsps.Store(id, s.Nsp())
 	_ = s.On("disconnect", func(...any) { g.forget(id, s.Nsp()) })
 	next(nil)
+}
+
+// check authenticates the connection by the key it presents.
+func (g *Gateway) check(s *socket.Socket) (key.Access, error) {
+	return g.auth.Check(context.Background(), apiKey(s), s.Request().Request().RemoteAddr, "socket.io")
 }
 
 // apiKey finds the key where clients put it: the query (?apiKey=), the handshake's auth
