@@ -87,6 +87,9 @@ func (a *API) send(w http.ResponseWriter, r *http.Request, access *key.Access) (
 	if err := access.Write(id); err != nil {
 		return message.Receipt{}, err
 	}
+	if r.ContentLength > a.maxSendBytes {
+		return message.Receipt{}, tooLarge(a.maxSendBytes) // refused from its announced length, unread
+	}
 	if r.ContentLength < 0 || r.ContentLength > MaxBodyBytes {
 		select {
 		case a.uploads <- struct{}{}:

@@ -25,6 +25,7 @@ const key = "test-key-0123456789"
 
 type server struct {
 	url   string
+	addr  string
 	repo  device.Repository
 	wa    *memory.WhatsApp
 	files *memory.Fetcher
@@ -52,6 +53,11 @@ func (s *syncBuffer) String() string {
 // start serves the API on a loopback port with in-memory adapters.
 func start(t *testing.T, configuredKey string, repo device.Repository) *server {
 	t.Helper()
+	return startWith(t, configuredKey, repo, rest.Options{MaxMediaBytes: 4 << 20})
+}
+
+func startWith(t *testing.T, configuredKey string, repo device.Repository, opts rest.Options) *server {
+	t.Helper()
 	s := &server{repo: repo, wa: memory.NewWhatsApp(), files: memory.NewFetcher(), logs: &syncBuffer{}}
 	if s.repo == nil {
 		s.repo = memory.NewRepository()
@@ -60,7 +66,7 @@ func start(t *testing.T, configuredKey string, repo device.Repository) *server {
 	keys := memory.NewKeys()
 	app := application.New(s.repo, keys, s.wa, memory.NewPublisher(), s.files, time.Now, log)
 	guard := apikey.New(application.NewAuthenticate(keys, application.AdminKey(configuredKey), time.Now), log, apikey.Options{})
-	api := rest.New(app, guard, s.repo, log, rest.Options{MaxMediaBytes: 4 << 20})
+	api := rest.New(app, guard, s.repo, log, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +74,8 @@ func start(t *testing.T, configuredKey string, repo device.Repository) *server {
 	srv := &http.Server{Handler: api.Handler()}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	s.url = "http://" + ln.Addr().String()
+	s.addr = ln.Addr().String()
+	s.url = "http://" + s.addr
 	return s
 }
 

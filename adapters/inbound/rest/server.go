@@ -146,6 +146,10 @@ func presentedKey(h http.Header) string {
 func (a *API) serveFiber(w http.ResponseWriter, r *http.Request, access *key.Access) {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
+	if r.ContentLength > MaxBodyBytes {
+		a.writeError(w, r, tooLarge(MaxBodyBytes)) // refused from its announced length, unread
+		return
+	}
 	if r.Body != nil && r.ContentLength != 0 {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/wagate/wagate/domain"
@@ -10,8 +11,9 @@ import (
 
 // Fetcher serves files registered by URL, standing in for the web.
 type Fetcher struct {
-	mu    sync.Mutex
-	files map[string]message.File
+	mu      sync.Mutex
+	files   map[string]message.File
+	fetched []string
 }
 
 var _ message.Fetcher = (*Fetcher)(nil)
@@ -28,9 +30,17 @@ func (f *Fetcher) Put(url string, file message.File) {
 func (f *Fetcher) Fetch(_ context.Context, url string) (message.File, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.fetched = append(f.fetched, url)
 	file, ok := f.files[url]
 	if !ok {
 		return message.File{}, domain.Errorf(domain.KindInvalid, "media URL answered 404 Not Found")
 	}
 	return file, nil
+}
+
+// Fetched lists the URLs asked for, in order.
+func (f *Fetcher) Fetched() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.fetched)
 }
