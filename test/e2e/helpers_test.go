@@ -18,7 +18,10 @@ import (
 
 const apiKey = "e2e-key-9f8e7d6c"
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// quietLog logs everything into the leak scan only (see TestMain).
+func quietLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(leaks, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
 
 // serve runs gw on a loopback port and returns its base URL and a function that shuts it
 // down gracefully (also called when the test ends).

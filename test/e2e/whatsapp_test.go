@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -57,7 +58,7 @@ func startLive(t *testing.T, cfg bootstrap.Config) *live {
 
 func (l *live) start() {
 	l.t.Helper()
-	log := slog.New(slog.NewTextHandler(&l.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(&l.logs, leaks), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	gw, cleanup, err := bootstrap.Build(context.Background(), l.cfg, log)
 	if err != nil {
 		l.t.Fatal(err)
