@@ -28,6 +28,9 @@ type Config struct {
 	// SocketIOMaxBuffered (SOCKETIO_MAX_BUFFERED) is how many events may wait for one slow
 	// Socket.io connection before it is closed; 0 for the default.
 	SocketIOMaxBuffered int
+	// SocketIOMaxConnectionsPerKey (SOCKETIO_MAX_CONNECTIONS_PER_KEY) bounds the Socket.io
+	// listeners of one API key; 0 for the default.
+	SocketIOMaxConnectionsPerKey int
 	// MediaMaxBytes (MEDIA_MAX_BYTES) bounds a media file sent, uploaded or fetched by URL.
 	MediaMaxBytes int64
 	// MediaFetchAllow (MEDIA_FETCH_ALLOW) lists networks that media URLs may point to
@@ -78,6 +81,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	cfg.Port = port
 	if cfg.SocketIOMaxBuffered, err = strconv.Atoi(get("SOCKETIO_MAX_BUFFERED", "0")); err != nil || cfg.SocketIOMaxBuffered < 0 {
 		errs = append(errs, fmt.Errorf("SOCKETIO_MAX_BUFFERED must be a positive number, not %q", get("SOCKETIO_MAX_BUFFERED", "")))
+	}
+	if cfg.SocketIOMaxConnectionsPerKey, err = strconv.Atoi(get("SOCKETIO_MAX_CONNECTIONS_PER_KEY", "0")); err != nil || cfg.SocketIOMaxConnectionsPerKey < 0 {
+		errs = append(errs, fmt.Errorf("SOCKETIO_MAX_CONNECTIONS_PER_KEY must be a positive number, not %q", get("SOCKETIO_MAX_CONNECTIONS_PER_KEY", "")))
 	}
 	if cfg.MediaMaxBytes, err = strconv.ParseInt(get("MEDIA_MAX_BYTES", "67108864"), 10, 64); err != nil || cfg.MediaMaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("MEDIA_MAX_BYTES must be a positive number of bytes, not %q", get("MEDIA_MAX_BYTES", "")))

@@ -23,7 +23,7 @@ import (
 )
 
 // coreSet is the gateway without its outbound adapters.
-var coreSet = wire.NewSet(application.New, provideClock, provideGuard, provideAdminKey, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
+var coreSet = wire.NewSet(application.New, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
 	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), NewGateway)
 
 // databaseSet stores devices in SQLite or PostgreSQL.
@@ -59,8 +59,9 @@ var recordingPublisherSet = wire.NewSet(memory.NewPublisher, provideRecordingPub
 
 func provideClock() application.Clock { return time.Now }
 
-func provideSocketIO(cfg Config, keys *apikey.Guard, devices device.Repository, log *slog.Logger) *socketio.Gateway {
-	return socketio.New(keys, devices, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered})
+func provideSocketIO(cfg Config, keys *apikey.Guard, valid application.ValidKeysHandler, devices device.Repository, log *slog.Logger) *socketio.Gateway {
+	return socketio.New(keys, valid, devices, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered,
+		MaxConnectionsPerKey: cfg.SocketIOMaxConnectionsPerKey})
 }
 
 func provideRecordingPublisher(sockets *socketio.Gateway, rec *memory.Publisher) device.EventPublisher {

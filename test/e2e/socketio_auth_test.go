@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,4 +171,23 @@ func TestDeviceLifecycleAndNamespaces(t *testing.T) {
 	if ev := again.expect("connect_error"); ev.Message != "Device not found" {
 		t.Fatalf("joining a deleted device: %q", ev.Message)
 	}
+}
+
+// TestUpperCaseNamespaceIsRefused: a device has one namespace, in lower case like its
+// id. /device/<ID in upper case> once made a second namespace for the same device, and
+// whichever of the two was joined last took all of the device's events.
+func TestUpperCaseNamespaceIsRefused(t *testing.T) {
+	checkClients(t)
+	t.Parallel()
+	g := startGateway(t, bootstrap.Config{APIKey: apiKey})
+	id := g.createDevice("Case")
+	lower := listener(t, "js", g.base, "/device/"+id, apiKey)
+	lower.expect("connect")
+	expectState(t, lower, "created", id)
+	upper := listener(t, "js", g.base, "/device/"+strings.ToUpper(id), apiKey)
+	if ev := upper.expect("connect_error"); ev.Message != "Invalid namespace" {
+		t.Fatalf("upper-case namespace: connect_error %q", ev.Message)
+	}
+	g.connect(id)
+	expectState(t, lower, "connecting", id)
 }

@@ -41,19 +41,23 @@ func TestFloodReachesEveryListener(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for line := range p.lines {
-			p.seen = append(p.seen, line)
-			if line == `{"done":true}` {
-				return
+	// On timeout the test fails, but first asks the client for its counts, which say
+	// what was lost.
+	deadline := time.After(60 * time.Second)
+wait:
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				t.Fatal("the flood client exited early")
 			}
+			if line == `{"done":true}` {
+				break wait
+			}
+		case <-deadline:
+			t.Error("not every listener got every event within 60s")
+			break wait
 		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
 	}
 	p.stdin.Close()
 	var result struct {

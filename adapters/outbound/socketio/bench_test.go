@@ -1,7 +1,6 @@
 package socketio
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -17,10 +16,8 @@ func BenchmarkMessagePayload(b *testing.B) {
 		Sender: message.Sender{JID: "15559876543@s.whatsapp.net", PhoneNumber: "15559876543", LID: "100000000000001@lid"},
 		Text:   "hello there, this is a message of ordinary length", Timestamp: time.Now(),
 	}
-	e := device.NewMessageReceived("0192f1c2-7a4b-7c3d-8e5f-0a1b2c3d4e5f", m, time.Now())
+	e := device.NewMessageReceived(testDevice, m, time.Now())
 	for b.Loop() {
-		if _, err := json.Marshal(payload(e)); err != nil {
-			b.Fatal(err)
-		}
+		encode(b, e)
 	}
 }

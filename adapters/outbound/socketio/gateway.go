@@ -6,11 +6,15 @@
 package socketio
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,10 +37,47 @@ const Path = "/ws"
 // disconnected, so that it cannot grow the server's memory without bound.
 const DefaultMaxBuffered = 10_000
 
-// Devices finds devices; a device.Repository is one.
-type Devices interface {
-	Get(ctx context.Context, id device.ID) (*device.Device, error)
-}
+// MaxPacketBytes bounds what a client may send in one message (a websocket frame or a
+// polling request body); past it engine.io closes that connection. Listeners only send
+// pings and a namespace connect carrying their key, a few hundred bytes; socket.io's
+// default (1 MB) would let every connection make the server buffer a megabyte for nothing.
+const MaxPacketBytes = 16 << 10
+
+// The heartbeat and handshake timings, set explicitly rather than inherited from the
+// library. A dead peer is noticed within pingInterval + pingTimeout (45 s, what
+// socket.io-client expects by default); a client that opened a connection but joins no
+// namespace within connectTimeout is dropped, so half-open handshakes do not pile up.
+const (
+	pingInterval   = 25 * time.Second
+	pingTimeout    = 20 * time.Second
+	connectTimeout = 10 * time.Second
+)
+
+// lookupTimeout bounds every database read the gateway makes for a connecting listener,
+// so that a database that hangs holds a connection attempt for that long at most.
+const lookupTimeout = 5 * time.Second
+
+// welcomeReads is how many times welcome reads a device whose state keeps changing
+// while it reads (see welcome).
+const welcomeReads = 3
+
+// DefaultMaxConnectionsPerKey is how many listeners one API key may have at once.
+const DefaultMaxConnectionsPerKey = 5_000
+
+// DefaultRevalidateEvery is how often the keys of open connections are checked again:
+// the listeners of a key revoked or expired since are closed within this time.
+const DefaultRevalidateEvery = 2 * time.Second
+
+// maxFailuresPerConnection is how many namespace connections may fail their key check
+// on one engine connection before it is closed: a client cannot try key after key on a
+// connection it keeps open (the address's throttle also applies).
+const maxFailuresPerConnection = 3
+
+// allDevices is the room of the root namespace's listeners whose key sees every device;
+// the others join one room per device of their key (deviceRoom).
+const allDevices socket.Room = "all"
+
+func deviceRoom(id device.ID) socket.Room { return socket.Room("device:" + id) }
 
 // Authenticator tells what a presented key allows, counting failures against the
 // client's address; apikey.Guard is one.
@@ -44,40 +85,84 @@ type Authenticator interface {
 	Check(ctx context.Context, secret, remote, via string) (key.Access, error)
 }
 
+// ValidKeys tells which keys still let their connections in;
+// application.ValidKeysHandler is one.
+type ValidKeys interface {
+	Handle(ctx context.Context) (map[key.ID]bool, error)
+}
+
+// Devices finds devices; a device.Repository is one.
+type Devices interface {
+	Get(ctx context.Context, id device.ID) (*device.Device, error)
+}
+
 // Gateway is the Socket.io server and the event publisher that feeds it.
 type Gateway struct {
 	io          *socket.Server
 	handler     http.Handler
 	auth        Authenticator
+	valid       ValidKeys
 	devices     Devices
 	log         *slog.Logger
 	maxBuffered int64
+	maxPerKey   int
 
-	// nsps holds the namespace of each device that has listeners. It is filled by the
-	// auth middleware before the socket joins, so that no event can slip between the
-	// join and the registration, and emptied when the last listener leaves.
-	nsps sync.Map // device.ID -> socket.Namespace
-	// locks order, per device, the events published and the state sent to a listener
-	// that just connected: the listener sees the state, then only newer events.
-	locks [256]sync.Mutex
+	// byKey holds the open listeners of each key, for the connection cap and to close
+	// them when their key is revoked; failures counts the failed key checks of each
+	// engine connection.
+	mu       sync.Mutex
+	byKey    map[key.ID]map[*socket.Socket]struct{}
+	failures sync.Map // engine.Socket -> *atomic.Int32
+	stop     chan struct{}
+
+	origins origins
+
+	// nsps holds, per device with listeners, the namespaces they joined: one, except in
+	// a short race where socket.io drops an emptied namespace while a listener is still
+	// in its middleware and that listener ends up in the dropped one while the next
+	// listener gets a new one. An entry is changed only under the device's stripe
+	// lock, after the socket joined, so that the last listener leaving cannot remove
+	// a namespace that a new listener has just joined.
+	nsps sync.Map // device.ID -> []socket.Namespace
+	// stripes order, per device, the events published and the state sent to a
+	// listener that just connected (see welcome).
+	stripes [256]stripe
+}
+
+// stripe serializes the devices that hash to it. version counts the state and qr events
+// published for them: welcome reads a device outside the lock and compares version
+// before and after, to know whether its read may be older than what it would follow.
+type stripe struct {
+	sync.Mutex
+	version uint64
 }
 
 var _ device.EventPublisher = (*Gateway)(nil)
 
-// deviceNamespace matches /device/<uuid>. A regular expression (not a function) makes
-// the parent: with a function-matched parent, socket.io's Of() creates a plain namespace
+// deviceNamespace matches /device/<uuid>, in lower case as device ids are written: one
+// name per device, so that one device cannot have two namespaces whose listeners would
+// take each other's place in nsps. A regular expression (not a function) makes the
+// parent: with a function-matched parent, socket.io's Of() creates a plain namespace
 // without middleware for a name nobody has connected to yet.
-var deviceNamespace = regexp.MustCompile(`^/device/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var deviceNamespace = regexp.MustCompile(`^/device/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // Options tunes the gateway.
 type Options struct {
-	CORSOrigins []string // origins allowed for polling from browsers; empty: same origin only
-	MaxBuffered int      // DefaultMaxBuffered when 0
+	// CORSOrigins are the origins (https://app.example.com) whose browser pages may
+	// connect, besides the server's own; "*" allows every origin, without credentials.
+	CORSOrigins []string
+	MaxBuffered int // DefaultMaxBuffered when 0
+	// MaxConnectionsPerKey bounds one key's listeners; DefaultMaxConnectionsPerKey when
+	// 0. Handshakes under way are not counted, so a burst may pass it by a few.
+	MaxConnectionsPerKey int
+	RevalidateEvery      time.Duration // DefaultRevalidateEvery when 0
 }
 
 // New builds the gateway.
-func New(auth Authenticator, devices Devices, log *slog.Logger, o Options) *Gateway {
-	g := &Gateway{auth: auth, devices: devices, log: log, maxBuffered: int64(o.MaxBuffered)}
+func New(auth Authenticator, valid ValidKeys, devices Devices, log *slog.Logger, o Options) *Gateway {
+	g := &Gateway{auth: auth, valid: valid, devices: devices, log: log, maxBuffered: int64(o.MaxBuffered),
+		maxPerKey: cmp.Or(o.MaxConnectionsPerKey, DefaultMaxConnectionsPerKey), origins: newOrigins(o.CORSOrigins),
+		byKey: map[key.ID]map[*socket.Socket]struct{}{}, stop: make(chan struct{})}
 	if g.maxBuffered == 0 {
 		g.maxBuffered = DefaultMaxBuffered
 	}
@@ -85,21 +170,23 @@ func New(auth Authenticator, devices Devices, log *slog.Logger, o Options) *Gate
 	opts.SetPath(Path)
 	opts.SetServeClient(false)
 	opts.SetCleanupEmptyChildNamespaces(true)
-	if len(o.CORSOrigins) > 0 {
-		origins := make([]any, len(o.CORSOrigins))
-		for i, origin := range o.CORSOrigins {
-			origins[i] = origin
-		}
-		opts.SetCors(&types.Cors{Origin: origins, Credentials: true})
+	opts.SetMaxHttpBufferSize(MaxPacketBytes)
+	opts.SetPingInterval(pingInterval)
+	opts.SetPingTimeout(pingTimeout)
+	opts.SetConnectTimeout(connectTimeout)
+	if cors := g.origins.cors(); cors != nil {
+		opts.SetCors(cors)
 	}
 	g.io = socket.NewServer(nil, opts)
-	g.handler = g.io.ServeHandler(opts)
+	g.handler = g.checkOrigin(g.io.ServeHandler(opts))
 	g.io.Engine().On("connection", func(args ...any) { g.guard(args[0].(engine.Socket)) })
 
 	g.io.Use(g.authenticate)
+	_ = g.io.On("connection", func(args ...any) { g.joinRoot(args[0].(*socket.Socket)) })
 	parent := g.io.Of(deviceNamespace, nil)
 	parent.Use(g.authenticateDevice)
 	_ = parent.On("connection", func(args ...any) { g.welcome(args[0].(*socket.Socket)) })
+	go g.revalidate(cmp.Or(o.RevalidateEvery, DefaultRevalidateEvery))
 	return g
 }
 
@@ -110,6 +197,7 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 // transport close and reconnect to the next server. It must run before the HTTP server
 // shuts down: Socket.io owns the hijacked websocket connections.
 func (g *Gateway) Close() {
+	close(g.stop)
 	done := make(chan struct{})
 	g.io.Close(func(error) { close(done) })
 	select {
@@ -119,43 +207,168 @@ func (g *Gateway) Close() {
 	}
 }
 
-// authenticate checks the API key of every connection, on every namespace.
+// authenticate checks the API key of every connection to the root namespace.
 func (g *Gateway) authenticate(s *socket.Socket, next func(*socket.ExtendedError)) {
-	if _, err := g.check(s); err != nil {
-		next(socket.NewExtendedError(err.Error(), nil))
-		return
-	}
-	next(nil)
+	_, err := g.admit(s)
+	next(err)
 }
 
-// authenticateDevice checks the key and that the device exists, on every connection: the
-// namespace of a device outlives its deletion while listeners stay connected.
+// admit checks the connection's key and its key's connection count, and keeps what the
+// key allows with the socket.
+func (g *Gateway) admit(s *socket.Socket) (key.Access, *socket.ExtendedError) {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	a, err := g.auth.Check(ctx, apiKey(s), s.Request().Request().RemoteAddr, "socket.io")
+	if err != nil {
+		g.failed(s.Conn())
+		msg := domain.MessageOf(err) // the contract's strings, or the throttle's
+		if msg == "" {
+			g.log.Error("socket.io: check key", "err", err)
+			msg = "Server error"
+		}
+		return a, socket.NewExtendedError(msg, nil)
+	}
+	g.mu.Lock()
+	full := len(g.byKey[a.KeyID]) >= g.maxPerKey
+	g.mu.Unlock()
+	if full {
+		g.log.Warn("socket.io: connection refused, its key has too many", "key", keyName(a.KeyID), "max", g.maxPerKey)
+		return a, socket.NewExtendedError("Too many connections for this API key", nil)
+	}
+	s.SetData(a)
+	return a, nil
+}
+
+// failed counts a failed key check on an engine connection, and closes the connection
+// after maxFailuresPerConnection of them.
+func (g *Gateway) failed(conn engine.Socket) {
+	v, _ := g.failures.LoadOrStore(conn, new(atomic.Int32))
+	if v.(*atomic.Int32).Add(1) == maxFailuresPerConnection {
+		g.log.Warn("socket.io: closing a connection that failed its key check repeatedly", "remote", conn.RemoteAddress())
+		// After the error packet has gone out: the client is told why first.
+		time.AfterFunc(100*time.Millisecond, func() { conn.Close(true) })
+	}
+}
+
+func keyName(id key.ID) string {
+	if id == "" {
+		return "API_KEY"
+	}
+	return id.String()
+}
+
+// joinRoot puts a root listener in the rooms of what its key sees: every device, or
+// each of its devices.
+func (g *Gateway) joinRoot(s *socket.Socket) {
+	a, _ := s.Data().(key.Access)
+	if a.AllDevices() {
+		s.Join(allDevices)
+	} else {
+		for _, id := range a.Devices() {
+			s.Join(deviceRoom(id))
+		}
+	}
+	g.track(s, a.KeyID)
+}
+
+// track counts a listener against its key until it leaves.
+func (g *Gateway) track(s *socket.Socket, id key.ID) {
+	_ = s.On("disconnect", func(...any) { g.untrack(s, id) })
+	g.mu.Lock()
+	if g.byKey[id] == nil {
+		g.byKey[id] = map[*socket.Socket]struct{}{}
+	}
+	g.byKey[id][s] = struct{}{}
+	g.mu.Unlock()
+	if !s.Connected() { // gone before its disconnect handler was set
+		g.untrack(s, id)
+	}
+}
+
+func (g *Gateway) untrack(s *socket.Socket, id key.ID) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.byKey[id], s)
+	if len(g.byKey[id]) == 0 {
+		delete(g.byKey, id)
+	}
+}
+
+// revalidate closes, every interval, the listeners whose key was revoked or has expired.
+// When the keys cannot be read, connections stay: a database blip must not drop them all.
+func (g *Gateway) revalidate(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		scoped := len(g.byKey) > 1 || (len(g.byKey) == 1 && g.byKey[""] == nil)
+		g.mu.Unlock()
+		if !scoped {
+			continue // only the configured key's listeners, which nothing revokes
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+		valid, err := g.valid.Handle(ctx)
+		cancel()
+		if err != nil {
+			g.log.Warn("socket.io: cannot check the keys of open connections", "err", err)
+			continue
+		}
+		var gone []*socket.Socket
+		g.mu.Lock()
+		for id, sockets := range g.byKey {
+			if !valid[id] {
+				g.log.Info("socket.io: closing the listeners of a revoked or expired key", "key", keyName(id), "listeners", len(sockets))
+				for s := range sockets {
+					gone = append(gone, s)
+				}
+			}
+		}
+		g.mu.Unlock()
+		for _, s := range gone { // outside the lock: disconnecting runs the disconnect handlers
+			s.Disconnect(true)
+		}
+	}
+}
+
+// authenticateDevice checks the key, that the device is in its scope and that the device
+// exists, on every connection: the namespace of a device outlives its deletion while
+// listeners stay connected.
 func (g *Gateway) authenticateDevice(s *socket.Socket, next func(*socket.ExtendedError)) {
-	if _, err := g.check(s); err != nil {
-		next(socket.NewExtendedError(err.Error(), nil))
+	a, xerr := g.admit(s)
+	if xerr != nil {
+		next(xerr)
 		return
 	}
-	id, err := deviceID(s.Nsp())
-	if err == nil {
-		_, err = g.devices.Get(context.Background(), id)
+	id := deviceID(s.Nsp())
+	if err := a.Read(id); err != nil {
+		next(socket.NewExtendedError("Device not found", nil)) // as if it did not exist
+		return
 	}
-	if err != nil {
+	if _, err := g.lookup(id); err != nil {
 		msg := "Device not found"
 		if domain.KindOf(err) != domain.KindNotFound {
-			g.log.Error("socket.io: look up device", "device", id, "err", err)
 			msg = "Server error"
 		}
 		next(socket.NewExtendedError(msg, nil))
 		return
 	}
-	g.nsps.Store(id, s.Nsp())
-	_ = s.On("disconnect", func(...any) { g.forget(id, s.Nsp()) })
 	next(nil)
 }
 
-// check authenticates the connection by the key it presents.
-func (g *Gateway) check(s *socket.Socket) (key.Access, error) {
-	return g.auth.Check(context.Background(), apiKey(s), s.Request().Request().RemoteAddr, "socket.io")
+// lookup reads a device, logging failures other than its absence.
+func (g *Gateway) lookup(id device.ID) (*device.Device, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	d, err := g.devices.Get(ctx, id)
+	if err != nil && domain.KindOf(err) != domain.KindNotFound {
+		g.log.Error("socket.io: look up device", "device", id, "err", err)
+	}
+	return d, err
 }
 
 // apiKey finds the key where clients put it: the query (?apiKey=), the handshake's auth
@@ -174,73 +387,138 @@ func apiKey(s *socket.Socket) string {
 	return r.Header.Get("X-API-Key")
 }
 
-func deviceID(nsp socket.Namespace) (device.ID, error) {
-	return device.ParseID(strings.TrimPrefix(nsp.Name(), "/device/"))
+// deviceID is the device of a namespace that deviceNamespace matched: a lower-case
+// UUID, which is how device ids are written.
+func deviceID(nsp socket.Namespace) device.ID {
+	return device.ID(strings.TrimPrefix(nsp.Name(), "/device/"))
+}
+
+// welcome registers a listener that just connected to a device and sends it what it
+// would otherwise have missed: the device's current state and, while it waits for a
+// scan, the current QR code.
+//
+// The listener must never see a state older than an event it already got. The device
+// is read outside the stripe lock (no I/O under a lock: a slow or failing database
+// would stall every Publish of the stripe's devices). Once registered, the listener
+// gets every event published; Publish bumps the stripe's version, under its lock, for
+// each event the welcome could contradict (state, qr). So: take the version when
+// registering, read, and send the read state only if the version has not moved, under
+// the lock, so that no event can pass in between. If it moved, the listener has
+// already got something newer than the read may be: read again, since the application
+// stores a change before publishing it. After welcomeReads reads that all raced with
+// new events, send nothing: the listener has had those events, which are newer.
+func (g *Gateway) welcome(s *socket.Socket) {
+	id := deviceID(s.Nsp())
+	st := g.stripe(id)
+	a, _ := s.Data().(key.Access)
+	g.track(s, a.KeyID)
+	_ = s.On("disconnect", func(...any) { g.forget(id, s.Nsp()) })
+	st.Lock()
+	if !s.Connected() { // gone already: its disconnect may have run before the handler was set
+		st.Unlock()
+		return
+	}
+	g.register(id, s.Nsp())
+	version := st.version
+	st.Unlock()
+
+	for range welcomeReads {
+		d, err := g.lookup(id)
+		if err != nil {
+			// Deleted meanwhile, or the database failed: close the connection (outside
+			// the lock: disconnecting runs forget, which takes it). The client
+			// reconnects and is told "Device not found", or welcomed once it is back.
+			s.Disconnect(true)
+			return
+		}
+		st.Lock()
+		if st.version == version {
+			now := time.Now()
+			h := device.Header{DeviceID: id, At: now}
+			_ = s.Emit("state", payload(device.StateChanged{Header: h, Status: d.Status()}))
+			if code, expires, ok := d.CurrentQR(now); ok {
+				_ = s.Emit("qr", payload(device.QR{Header: h, Code: code, ExpiresAt: expires}))
+			}
+			st.Unlock()
+			return
+		}
+		version = st.version
+		st.Unlock()
+	}
+	g.log.Warn("socket.io: device kept changing while a listener connected; it was sent the changes only", "device", id)
+}
+
+// register adds nsp to the device's namespaces; the caller holds the device's stripe.
+func (g *Gateway) register(id device.ID, nsp socket.Namespace) {
+	nsps := g.namespaces(id)
+	if !slices.Contains(nsps, nsp) {
+		g.nsps.Store(id, append(slices.Clip(nsps), nsp))
+	}
 }
 
 // forget drops a device's namespace once its last listener has left.
 func (g *Gateway) forget(id device.ID, nsp socket.Namespace) {
-	mu := g.lock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	if nsp.Sockets().Len() == 0 {
-		g.nsps.CompareAndDelete(id, nsp)
+	st := g.stripe(id)
+	st.Lock()
+	defer st.Unlock()
+	if nsp.Sockets().Len() > 0 {
+		return
+	}
+	nsps := slices.DeleteFunc(slices.Clone(g.namespaces(id)), func(n socket.Namespace) bool { return n == nsp })
+	if len(nsps) == 0 {
+		g.nsps.Delete(id)
+	} else {
+		g.nsps.Store(id, nsps)
 	}
 }
 
-// welcome sends a listener that just connected to a device what it would otherwise have
-// missed: the device's current state and, while it waits for a scan, the current QR code.
-func (g *Gateway) welcome(s *socket.Socket) {
-	id, _ := deviceID(s.Nsp()) // checked by authenticateDevice
-	mu := g.lock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	// Read again under the lock: anything published from now on is newer than this.
-	d, err := g.devices.Get(context.Background(), id)
-	if err != nil {
-		s.Disconnect(true)
-		return
-	}
-	now := time.Now()
-	h := device.Header{DeviceID: id, At: now}
-	_ = s.Emit("state", payload(device.StateChanged{Header: h, Status: d.Status()}))
-	if code, expires, ok := d.CurrentQR(now); ok {
-		_ = s.Emit("qr", payload(device.QR{Header: h, Code: code, ExpiresAt: expires}))
-	}
+// namespaces returns the namespaces of the device's listeners. The slice is never
+// modified in place: readers hold the stripe lock, writers store a new one.
+func (g *Gateway) namespaces(id device.ID) []socket.Namespace {
+	v, _ := g.nsps.Load(id)
+	nsps, _ := v.([]socket.Namespace)
+	return nsps
 }
 
 // Publish emits the event to the device's namespace and to the root namespace.
 func (g *Gateway) Publish(_ context.Context, e device.Event) error {
 	id := e.Head().DeviceID
-	nsp := g.emit(id, e.Name(), payload(e))
-	if d, ok := e.(device.Disconnected); ok && d.Reason == device.ReasonDeleted && nsp != nil {
+	nsps := g.emit(id, e)
+	if d, ok := e.(device.Disconnected); ok && d.Reason == device.ReasonDeleted {
 		// The device is gone: its listeners are told why, then let go. The server ends
 		// the connection, so clients do not try to reconnect. Outside the device's lock:
 		// disconnecting runs forget, which takes it.
-		nsp.DisconnectSockets(false)
+		for _, nsp := range nsps {
+			nsp.DisconnectSockets(false)
+		}
 	}
 	return nil
 }
 
-// emit sends an event under the device's lock and returns the device's namespace, nil
-// when nobody listens to it.
-func (g *Gateway) emit(id device.ID, name string, p map[string]any) socket.Namespace {
-	mu := g.lock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	var nsp socket.Namespace
-	if v, ok := g.nsps.Load(id); ok {
-		nsp = v.(socket.Namespace)
+// emit sends an event under the device's stripe lock and returns the device's
+// namespaces. Emitting only queues the packets (guard bounds the queues).
+func (g *Gateway) emit(id device.ID, e device.Event) []socket.Namespace {
+	name, p := e.Name(), payload(e)
+	st := g.stripe(id)
+	st.Lock()
+	defer st.Unlock()
+	switch e.(type) {
+	case device.StateChanged, device.QR: // what welcome sends
+		st.version++
+	}
+	nsps := g.namespaces(id)
+	for _, nsp := range nsps {
 		_ = nsp.Emit(name, p)
 	}
-	_ = g.io.Sockets().Emit(name, p)
-	return nsp
+	// Root listeners hear the devices their key sees; a socket in both rooms hears it once.
+	_ = g.io.Sockets().To(allDevices, deviceRoom(id)).Emit(name, p)
+	return nsps
 }
 
-func (g *Gateway) lock(id device.ID) *sync.Mutex {
+func (g *Gateway) stripe(id device.ID) *stripe {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id))
-	return &g.locks[h.Sum32()%uint32(len(g.locks))]
+	return &g.stripes[h.Sum32()%uint32(len(g.stripes))]
 }
 
 // guard disconnects a connection whose client does not keep up: packets wait in its
@@ -248,6 +526,7 @@ func (g *Gateway) lock(id device.ID) *sync.Mutex {
 // connection is closed rather than let the buffer grow. The client reconnects and gets
 // the current state again.
 func (g *Gateway) guard(conn engine.Socket) {
+	_ = conn.On("close", func(...any) { g.failures.Delete(conn) })
 	var pending atomic.Int64
 	var closing atomic.Bool
 	_ = conn.On("packetCreate", func(...any) {
@@ -263,4 +542,68 @@ func (g *Gateway) guard(conn engine.Socket) {
 			}
 		}
 	})
+}
+
+// origins decides which browser pages may connect. Browsers send an Origin header on
+// websocket handshakes and on cross-origin polling requests; other clients send none and
+// are not concerned (the API key is what protects the gateway).
+type origins struct {
+	any     bool            // "*": every origin, never with credentials
+	allowed map[string]bool // lower-case origins
+}
+
+func newOrigins(list []string) origins {
+	o := origins{allowed: map[string]bool{}}
+	for _, origin := range list {
+		if origin == "*" {
+			o.any = true
+		}
+		o.allowed[strings.ToLower(strings.TrimSuffix(origin, "/"))] = true
+	}
+	return o
+}
+
+// cors is socket.io's CORS configuration for the polling transport and its websocket
+// origin check, nil when no foreign origin is allowed. It only sees requests that
+// checkOrigin let through without their Origin header when they are same-origin.
+// Credentials (cookies) are allowed only for a list of origins: with "*", any page could
+// make requests carrying the user's cookies.
+func (o origins) cors() *types.Cors {
+	switch {
+	case o.any:
+		return &types.Cors{Origin: "*"}
+	case len(o.allowed) > 0:
+		return &types.Cors{Origin: func(origin string) bool { return o.allowed[strings.ToLower(origin)] }, Credentials: true}
+	}
+	return nil
+}
+
+// checkOrigin refuses requests from browser pages of other origins than the server's
+// own and the allowed ones, on every transport, before socket.io sees them. A
+// same-origin request is passed on without its Origin header: it needs no CORS, and
+// socket.io's websocket origin check only knows the allowed list.
+func (g *Gateway) checkOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		switch {
+		case origin == "":
+		case sameOrigin(origin, r.Host):
+			r = r.Clone(r.Context())
+			r.Header.Del("Origin")
+		case !g.origins.any && !g.origins.allowed[strings.ToLower(origin)]:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+				"code": "forbidden", "message": "Origin not allowed: set CORS_ORIGINS to allow it"}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin is whether a browser's Origin names the host it sent the request to. The
+// scheme is not compared: behind a TLS-terminating proxy the server cannot know it.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }

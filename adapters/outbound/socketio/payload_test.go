@@ -1,20 +1,48 @@
 package socketio
 
 import (
-	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	sioparser "github.com/zishang520/socket.io/parsers/socket/v3/parser"
 
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/message"
 )
 
+const testDevice = "0192f1c2-7a4b-7c3d-8e5f-0a1b2c3d4e5f"
+
+// encode is what a listener of the device's namespace receives for e: the socket.io
+// packet that the server's encoder makes of the event's name and payload (engine.io
+// then sends it as a message, prefixed with "4").
+func encode(tb testing.TB, e device.Event) string {
+	tb.Helper()
+	bufs := sioparser.NewEncoder().Encode(&sioparser.Packet{Type: sioparser.EVENT, Nsp: "/device/" + testDevice, Data: []any{e.Name(), payload(e)}})
+	if len(bufs) != 1 {
+		tb.Fatalf("%s: %d buffers, want one text packet", e.Name(), len(bufs))
+	}
+	return bufs[0].String()
+}
+
+// TestPayloads checks each event as a listener receives it. Its first case of each
+// kind carries every field; every kind of event in package device must have one, and
+// its payload must hold more than the deviceId and timestamp that all events share.
 func TestPayloads(t *testing.T) {
 	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	h := device.Header{DeviceID: "0192f1c2-7a4b-7c3d-8e5f-0a1b2c3d4e5f", At: at}
-	head := `"deviceId":"0192f1c2-7a4b-7c3d-8e5f-0a1b2c3d4e5f"`
+	h := device.Header{DeviceID: testDevice, At: at}
+	head := `"deviceId":"` + testDevice + `"`
 	ts := `"timestamp":1795694400000`
-	for _, tc := range []struct {
+	m := message.Message{ID: "3EB0", Chat: "1555@s.whatsapp.net", Type: message.TypeText, Text: "hi", Sender: message.Sender{JID: "1555@s.whatsapp.net"}, Timestamp: at}
+	cases := []struct {
 		event device.Event
 		want  string
 	}{
@@ -22,14 +50,65 @@ func TestPayloads(t *testing.T) {
 		{device.Authenticated{Header: h, PhoneNumber: "1555", ClientName: "Ann"}, `{"clientName":"Ann",` + head + `,"phoneNumber":"1555",` + ts + `}`},
 		{device.Ready{Header: h, PhoneNumber: "1555"}, `{` + head + `,"phoneNumber":"1555",` + ts + `}`},
 		{device.Ready{Header: h}, `{` + head + `,` + ts + `}`},
+		{device.MessageReceived{Header: h, Message: m}, `{` + head + `,"message":{"caption":null,"chat":"1555@s.whatsapp.net","contact":null,` +
+			`"fromMe":false,"id":"3EB0","isGroup":false,"location":null,"media":null,"mentions":[],"pushName":null,"quotedId":null,` +
+			`"reaction":null,"sender":{"jid":"1555@s.whatsapp.net","lid":null,"phoneNumber":null},"text":"hi",` + ts + `,"type":"text"},` + ts + `}`},
 		{device.StateChanged{Header: h, Status: device.StatusPairing}, `{` + head + `,"status":"pairing",` + ts + `}`},
 		{device.Disconnected{Header: h, Reason: device.ReasonQRTimeout}, `{` + head + `,"reason":"qr_timeout",` + ts + `}`},
-	} {
-		b, err := json.Marshal(payload(tc.event))
-		if err != nil || string(b) != tc.want {
-			t.Errorf("%s payload\n got %s\nwant %s", tc.event.Name(), b, tc.want)
+	}
+	full := map[string]bool{} // event name -> whether its first case has a field of its own
+	for _, tc := range cases {
+		name := tc.event.Name()
+		want := `2/device/` + testDevice + `,["` + name + `",` + tc.want + `]`
+		if got := encode(t, tc.event); got != want {
+			t.Errorf("%s packet\n got %s\nwant %s", name, got, want)
+		}
+		if _, seen := full[name]; !seen {
+			full[name] = len(payload(tc.event)) > 2 // more than deviceId and timestamp
 		}
 	}
+	for _, name := range eventNames(t) {
+		switch carries, ok := full[name]; {
+		case !ok:
+			t.Errorf("event %q of package device has no case here: add one with every field", name)
+		case !carries:
+			t.Errorf("event %q has no payload of its own: payload() lacks its case", name)
+		}
+	}
+}
+
+// eventNames reads the names of the events of package device from its source: the
+// string each Name method returns.
+func eventNames(t *testing.T) []string {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(self), "..", "..", "..", "domain", "device")
+	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range pkgs["device"].Files {
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || fn.Name.Name != "Name" || len(fn.Body.List) != 1 {
+				continue
+			}
+			ret, ok := fn.Body.List[0].(*ast.ReturnStmt)
+			if !ok || len(ret.Results) != 1 {
+				continue
+			}
+			if lit, ok := ret.Results[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				name, _ := strconv.Unquote(lit.Value)
+				names = append(names, name)
+			}
+		}
+	}
+	if len(names) < 6 {
+		t.Fatalf("found only events %v in %s", names, dir)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func TestMessagePayload(t *testing.T) {
@@ -40,13 +119,13 @@ func TestMessagePayload(t *testing.T) {
 		Caption: "report", Media: &message.Media{MimeType: "application/pdf", Size: 1234, FileName: "r.pdf"},
 		QuotedID: "3EA9", Timestamp: at,
 	}
-	b, _ := json.Marshal(payload(device.NewMessageReceived("0192f1c2-7a4b-7c3d-8e5f-0a1b2c3d4e5f", m, at)))
-	want := `{"deviceId":"0192f1c2-7a4b-7c3d-8e5f-0a1b2c3d4e5f","message":{"caption":"report","chat":"15559876543@s.whatsapp.net",` +
+	got := encode(t, device.NewMessageReceived(testDevice, m, at))
+	want := `2/device/` + testDevice + `,["message",{"deviceId":"` + testDevice + `","message":{"caption":"report","chat":"15559876543@s.whatsapp.net",` +
 		`"contact":null,"fromMe":false,"id":"3EB0","isGroup":false,"location":null,` +
 		`"media":{"fileName":"r.pdf","mimetype":"application/pdf","size":1234},"mentions":[],"pushName":"Bob","quotedId":"3EA9",` +
 		`"reaction":null,"sender":{"jid":"123@lid","lid":"123@lid","phoneNumber":"15559876543"},"text":null,` +
-		`"timestamp":1795694400000,"type":"document"},"timestamp":1795694400000}`
-	if string(b) != want {
-		t.Fatalf("message payload\n got %s\nwant %s", b, want)
+		`"timestamp":1795694400000,"type":"document"},"timestamp":1795694400000}]`
+	if got != want {
+		t.Fatalf("message packet\n got %s\nwant %s", got, want)
 	}
 }
