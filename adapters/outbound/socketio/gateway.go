@@ -329,8 +329,11 @@ func (g *Gateway) revalidate(every time.Duration) {
 			}
 		}
 		g.mu.Unlock()
-		for _, s := range gone { // outside the lock: disconnecting runs the disconnect handlers
-			s.Disconnect(true)
+		// Outside the lock: disconnecting runs the disconnect handlers. The client is told
+		// (io server disconnect) and does not reconnect; its engine connection then
+		// closes, or stays without namespaces, where only a valid key gets it anywhere.
+		for _, s := range gone {
+			s.Disconnect(false)
 		}
 	}
 }
