@@ -28,7 +28,8 @@ type Config struct {
 	// SocketIOMaxBuffered (SOCKETIO_MAX_BUFFERED) is how many events may wait for one slow
 	// Socket.io connection before it is closed; 0 for the default.
 	SocketIOMaxBuffered int
-	// MediaMaxBytes (MEDIA_MAX_BYTES) bounds a media file sent, uploaded or fetched by URL.
+	// MediaMaxBytes (MEDIA_MAX_BYTES) bounds a media file sent, uploaded, fetched by URL or
+	// downloaded from WhatsApp.
 	MediaMaxBytes int64
 	// MediaFetchAllow (MEDIA_FETCH_ALLOW) lists networks that media URLs may point to
 	// although they are private (an internal file server, say).

@@ -222,12 +222,13 @@ func (a *API) requestPairingCode(c *fiber.Ctx) error {
 
 // getMedia streams the file of a received message.
 func (a *API) getMedia(c *fiber.Ctx) error {
-	r, meta, err := a.app.Queries.GetMedia.Handle(c.UserContext(), application.GetMedia{
+	f, err := a.app.Queries.GetMedia.Handle(c.UserContext(), application.GetMedia{
 		DeviceID: c.Params("id"), MessageID: c.Params("messageId"),
 	})
 	if err != nil {
 		return err
 	}
+	meta := f.Media
 	if meta.MimeType != "" {
 		c.Set(fiber.HeaderContentType, meta.MimeType)
 	} else {
@@ -239,9 +240,5 @@ func (a *API) getMedia(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentDisposition, disposition)
 	c.Set("X-Content-Type-Options", "nosniff")
-	size := -1
-	if meta.Size > 0 {
-		size = int(meta.Size)
-	}
-	return c.SendStream(r, size)
+	return c.SendStream(f.Content, int(f.Size))
 }

@@ -62,14 +62,7 @@ func TestMedia(t *testing.T) {
 			if got.ID != res.ID || got.Type != rc.want.Type || got.Caption != rc.want.Caption || got.Media == nil || *got.Media != *want {
 				t.Fatalf("%s: got %+v (media %+v), want %+v (media %+v)", in.Type, got, got.Media, rc.want, want)
 			}
-			body, meta, err := c.Media(ctx, id, got.ID)
-			if err != nil {
-				t.Fatalf("%s: Media: %v", in.Type, err)
-			}
-			file, err := io.ReadAll(body)
-			if cerr := body.Close(); err != nil || cerr != nil {
-				t.Fatalf("%s: read: %v, close: %v", in.Type, err, cerr)
-			}
+			file, meta := download(t, c, id, message.MediaRef{MessageID: got.ID})
 			if !bytes.Equal(file, data) || meta != *want {
 				t.Fatalf("%s: downloaded %d bytes (%+v), want the %d sent (%+v)", in.Type, len(file), meta, len(data), want)
 			}
@@ -107,11 +100,11 @@ func TestMedia(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s:\n got  %+v\n want %+v", in.Type, got, want)
 			}
-			if _, _, err := c.Media(ctx, id, got.ID); domain.KindOf(err) != domain.KindNotFound {
+			if _, err := c.Media(ctx, id, message.MediaRef{MessageID: got.ID}); domain.KindOf(err) != domain.KindNotFound {
 				t.Fatalf("%s: Media of a message without a file: %v, want not found", in.Type, err)
 			}
 		}
-		if _, _, err := c.Media(ctx, id, "3EB0NOSUCHMESSAGE"); domain.KindOf(err) != domain.KindNotFound {
+		if _, err := c.Media(ctx, id, message.MediaRef{MessageID: "3EB0NOSUCHMESSAGE"}); domain.KindOf(err) != domain.KindNotFound {
 			t.Fatalf("Media of an unknown message: %v, want not found", err)
 		}
 
@@ -151,12 +144,7 @@ func TestMedia(t *testing.T) {
 				t.Fatalf("send %s: the contact's file: %d bytes, %v", s.att.Type, len(file.Data), err)
 			}
 			// A file the device sent can be downloaded again too.
-			body, meta, err := c.Media(ctx, id, rc.ID)
-			if err != nil {
-				t.Fatalf("send %s: Media: %v", s.att.Type, err)
-			}
-			data, _ := io.ReadAll(body)
-			_ = body.Close()
+			data, meta := download(t, c, id, message.MediaRef{MessageID: rc.ID})
 			if !bytes.Equal(data, s.att.Data) || meta.MimeType != want.Mimetype || meta.Size != int64(len(data)) {
 				t.Fatalf("send %s: Media gave %d bytes, %+v", s.att.Type, len(data), meta)
 			}
@@ -171,14 +159,32 @@ func TestMedia(t *testing.T) {
 			t.Fatal(err)
 		}
 		mediaID := sentAll[len(sentAll)-1].ID // the sticker, kept when it was sent
-		if _, _, err := c.Media(ctx, id, mediaID); domain.KindOf(err) != domain.KindConflict {
+		if _, err := c.Media(ctx, id, message.MediaRef{MessageID: mediaID}); domain.KindOf(err) != domain.KindConflict {
 			t.Fatalf("Media while disconnected: %v, want conflict", err)
 		}
 		if err := c.Remove(ctx, device.Session{DeviceID: id, JID: link.JID}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := c.Media(ctx, id, mediaID); domain.KindOf(err) != domain.KindNotFound {
+		if _, err := c.Media(ctx, id, message.MediaRef{MessageID: mediaID}); domain.KindOf(err) != domain.KindNotFound {
 			t.Fatalf("Media after Remove: %v, want not found", err)
 		}
 	})
+}
+
+// download reads the file ref names through Media, checks that the size given is the
+// size read, and closes it.
+func download(t testing.TB, c *Client, id device.ID, ref message.MediaRef) ([]byte, message.Media) {
+	t.Helper()
+	f, err := c.Media(context.Background(), id, ref)
+	if err != nil {
+		t.Fatalf("Media %+v: %v", ref, err)
+	}
+	data, err := io.ReadAll(f.Content)
+	if cerr := f.Content.Close(); err != nil || cerr != nil {
+		t.Fatalf("Media %+v: read: %v, close: %v", ref, err, cerr)
+	}
+	if int64(len(data)) != f.Size || f.Media.Size != f.Size {
+		t.Fatalf("Media %+v: read %d bytes, Size %d, Media.Size %d", ref, len(data), f.Size, f.Media.Size)
+	}
+	return data, f.Media
 }
