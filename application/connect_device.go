@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -35,7 +36,9 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 	}
 	h.pub.publish(ctx, d.PullEvents()...)
 
-	if err := startSession(ctx, h.wa, h.sessions, id, d.JID()); err != nil {
+	if err := startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID()); domain.KindOf(err) == domain.KindNotFound {
+		return Device{}, err // deleted meanwhile
+	} else if err != nil {
 		h.log.ErrorContext(ctx, "start session", "device", id, "err", err)
 		return Device{}, fmt.Errorf("start session: %w", &domain.Error{
 			Kind: domain.KindUnavailable, Message: "the WhatsApp session could not be started",
@@ -46,10 +49,33 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 
 // startSession starts a device's session. When it cannot start, the device is marked
 // failed rather than left connecting, unless a session already runs (KindConflict).
-func startSession(ctx context.Context, wa device.WhatsAppClient, sessions *SessionEventsHandler, id device.ID, jid string) error {
-	err := wa.Connect(ctx, device.Session{DeviceID: id, JID: jid}, sessions)
+func startSession(ctx context.Context, repo device.Repository, wa device.WhatsAppClient, sessions *SessionEventsHandler, id device.ID, jid string) error {
+	s := device.Session{DeviceID: id, JID: jid}
+	err := wa.Connect(ctx, s, sessions)
+	if err == nil {
+		err = recheck(ctx, repo, wa, s)
+	}
 	if err != nil && domain.KindOf(err) != domain.KindConflict {
 		sessions.HandleSession(ctx, id, device.SessionFailed{Reason: device.ReasonConnectFailure})
 	}
 	return err
+}
+
+// recheck stops a session that has just started when its device is gone. A delete that
+// ran between the caller's update and the start found no session to stop, and nothing
+// else could stop it later: no API reaches a deleted device. Checking after the session
+// is registered closes that window together with DeleteDeviceHandler, which stops the
+// session again after deleting the device: either this check sees the device deleted, or
+// the delete comes after it and finds the session. When the device cannot be read, the
+// session is stopped too, since whether it is still wanted cannot be told.
+func recheck(ctx context.Context, repo device.Repository, wa device.WhatsAppClient, s device.Session) error {
+	_, err := repo.Get(ctx, s.DeviceID)
+	if err == nil {
+		return nil
+	}
+	stop := context.WithoutCancel(ctx) // the session must not outlive a cancelled request
+	if domain.KindOf(err) == domain.KindNotFound {
+		return errors.Join(err, wa.Remove(stop, s))
+	}
+	return errors.Join(fmt.Errorf("check the device after starting its session: %w", err), wa.Disconnect(stop, s.DeviceID))
 }

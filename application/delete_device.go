@@ -20,7 +20,10 @@ type DeleteDeviceHandler struct {
 
 // Handle ends the device's session, deletes its WhatsApp data, then the device. The
 // session goes first: if it cannot be removed, the device stays and the call can be
-// repeated, rather than leaving session keys behind with no device to reach them.
+// repeated, rather than leaving session keys behind with no device to reach them. It is
+// removed again once the device is deleted: a connect that started its session after the
+// first removal, and checked the device before it was deleted (see recheck), left a
+// session that only this call can still stop.
 func (h DeleteDeviceHandler) Handle(ctx context.Context, cmd DeleteDevice) error {
 	id, err := device.ParseID(cmd.ID)
 	if err != nil {
@@ -35,6 +38,9 @@ func (h DeleteDeviceHandler) Handle(ctx context.Context, cmd DeleteDevice) error
 	}
 	if err := h.repo.Delete(ctx, id); err != nil {
 		return err
+	}
+	if err := h.wa.Remove(context.WithoutCancel(ctx), device.Session{DeviceID: id, JID: d.JID()}); err != nil {
+		return fmt.Errorf("remove a session started during the delete: %w", err)
 	}
 	if d.Status().Live() {
 		h.pub.publish(ctx, device.Disconnected{

@@ -120,7 +120,7 @@ func (h RestoreSessionsHandler) restore(ctx context.Context, id device.ID, start
 		return err
 	}
 	h.pub.publish(ctx, d.PullEvents()...)
-	err = startSession(ctx, h.wa, h.sessions, id, d.JID())
+	err = startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID())
 	if domain.KindOf(err) == domain.KindConflict {
 		return errChanged // the API started it meanwhile
 	}

@@ -31,7 +31,8 @@ type Config struct {
 	// SocketIOMaxConnectionsPerKey (SOCKETIO_MAX_CONNECTIONS_PER_KEY) bounds the Socket.io
 	// listeners of one API key; 0 for the default.
 	SocketIOMaxConnectionsPerKey int
-	// MediaMaxBytes (MEDIA_MAX_BYTES) bounds a media file sent, uploaded or fetched by URL.
+	// MediaMaxBytes (MEDIA_MAX_BYTES) bounds a media file sent, uploaded, fetched by URL or
+	// downloaded from WhatsApp.
 	MediaMaxBytes int64
 	// MediaFetchAllow (MEDIA_FETCH_ALLOW) lists networks that media URLs may point to
 	// although they are private (an internal file server, say).

@@ -96,7 +96,9 @@ func provideAdminKey(cfg Config) application.AdminKey { return application.Admin
 // provideWhatsApp starts the whatsmeow adapter; its cleanup ends every session without
 // changing the devices, so that the next start restores them.
 func provideWhatsApp(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logger) (*whatsmeow.Client, func(), error) {
-	c, err := whatsmeow.New(ctx, db, whatsmeow.Config{ServerURL: cfg.WhatsAppServerURL, RootKey: cfg.WhatsAppServerRootKey}, log)
+	c, err := whatsmeow.New(ctx, db, whatsmeow.Config{
+		ServerURL: cfg.WhatsAppServerURL, RootKey: cfg.WhatsAppServerRootKey, MediaMaxBytes: cfg.MediaMaxBytes,
+	}, log)
 	if err != nil {
 		return nil, nil, err
 	}

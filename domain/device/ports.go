@@ -2,7 +2,6 @@ package device
 
 import (
 	"context"
-	"io"
 
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/message"
@@ -54,9 +53,11 @@ type WhatsAppClient interface {
 	// Send sends a message from the device's account. It fails with a domain.KindInvalid
 	// error for a bad recipient and domain.KindConflict when the session is not connected.
 	Send(ctx context.Context, id ID, m message.Outgoing) (message.Receipt, error)
-	// Media opens the file of a message the device received; domain.KindNotFound when
-	// there is none.
-	Media(ctx context.Context, id ID, messageID string) (io.ReadCloser, message.Media, error)
+	// Media downloads the file of a message the device received or sent: domain.KindNotFound
+	// when there is none, domain.KindConflict when ref matches several messages (the
+	// caller then names the chat and sender), domain.KindInvalid when the file is larger
+	// than the gateway accepts. The caller closes the file's Content.
+	Media(ctx context.Context, id ID, ref message.MediaRef) (message.MediaFile, error)
 }
 
 // Session names a device's session for the WhatsApp client.

@@ -58,7 +58,7 @@ func TestKeyScopeOnSocketIO(t *testing.T) {
 	root.quiet(300 * time.Millisecond)
 	seen := map[string]int{}
 	for range 6 { // both devices' state, state, qr, in any interleaving
-		seen[admin.next(5*time.Second).Data["deviceId"].(string)]++
+		seen[admin.next(5 * time.Second).Data["deviceId"].(string)]++
 	}
 	if seen[mine] != 3 || seen[other] != 3 {
 		t.Fatalf("the admin's root listener heard %v, want 3 events of each device", seen)

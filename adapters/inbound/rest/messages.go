@@ -311,7 +311,9 @@ func (a *API) requestPairingCode(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"code": code})
 }
 
-// getMedia streams the file of a received message.
+// getMedia serves the file of a received message from the temporary file it was
+// downloaded to, with its real size, ranges and conditional requests. ?chat= and
+// ?sender= (a JID or phone number) pick one message when several senders used its id.
 func (a *API) getMedia(w http.ResponseWriter, r *http.Request, access *key.Access) {
 	id, err := device.ParseID(r.PathValue("id"))
 	if err == nil {
@@ -321,21 +323,23 @@ func (a *API) getMedia(w http.ResponseWriter, r *http.Request, access *key.Acces
 		a.writeError(w, r, err)
 		return
 	}
-	body, meta, err := a.app.Queries.GetMedia.Handle(r.Context(), application.GetMedia{
-		DeviceID: id.String(), MessageID: r.PathValue("messageId"),
+	q := r.URL.Query()
+	f, err := a.app.Queries.GetMedia.Handle(r.Context(), application.GetMedia{
+		DeviceID: id.String(), MessageID: r.PathValue("messageId"), Chat: q.Get("chat"), Sender: q.Get("sender"),
 	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	defer body.Close()
+	defer f.Content.Close()
 	h := w.Header()
-	h.Set("Content-Type", cmp.Or(meta.MimeType, "application/octet-stream"))
+	h.Set("Content-Type", cmp.Or(f.Media.MimeType, "application/octet-stream"))
 	disposition := "inline"
-	if meta.FileName != "" {
-		disposition = mime.FormatMediaType("attachment", map[string]string{"filename": meta.FileName})
+	if f.Media.FileName != "" {
+		disposition = mime.FormatMediaType("attachment", map[string]string{"filename": f.Media.FileName})
 	}
 	h.Set("Content-Disposition", disposition)
 	h.Set("X-Content-Type-Options", "nosniff")
-	_, _ = io.Copy(w, body)
+	h.Set("Cache-Control", "private, no-store")
+	http.ServeContent(w, r, "", time.Time{}, f.Content)
 }

@@ -197,6 +197,13 @@ func TestReceivedMedia(t *testing.T) {
 		r.header.Get("Content-Disposition") != `attachment; filename=invoice.pdf` {
 		t.Fatalf("media: %d %q %v", r.status, r.body, r.header)
 	}
+	if r.header.Get("Content-Length") != "16" || r.header.Get("Accept-Ranges") != "bytes" {
+		t.Fatalf("media headers: %v", r.header)
+	}
+	r = s.do(t, "GET", "/api/v1/devices/"+id+"/messages/3EB0DOC/media", nil, "X-API-Key", key, "Range", "bytes=0-3")
+	if r.status != 206 || string(r.body) != "%PDF" || r.header.Get("Content-Range") != "bytes 0-3/16" {
+		t.Fatalf("range: %d %q %v", r.status, r.body, r.header)
+	}
 	r = s.call(t, "GET", "/api/v1/devices/"+id+"/messages/NOPE/media", "")
 	if code, _ := r.errorOf(t); r.status != 404 || code != "not_found" {
 		t.Fatalf("unknown media: %d %s", r.status, r.body)

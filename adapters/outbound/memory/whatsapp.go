@@ -32,7 +32,7 @@ type WhatsApp struct {
 	connErr  error                  // returned by the next Connect
 	removed  map[device.ID]bool
 	sent     map[device.ID][]message.Outgoing
-	files    map[string]file // received media, by device and message id
+	files    map[string][]file // received media, by device and message id
 }
 
 type session struct {
@@ -46,8 +46,17 @@ type session struct {
 }
 
 type file struct {
-	data []byte
-	meta message.Media
+	data   []byte
+	meta   message.Media
+	chat   string
+	sender message.Sender
+}
+
+// matches tells whether the file's message is the one ref names, as far as it names it.
+func (f file) matches(ref message.MediaRef) bool {
+	s := f.sender
+	return (ref.Chat == "" || ref.Chat == f.chat) &&
+		(ref.Sender == "" || ref.Sender == s.JID || ref.Sender == s.LID || (s.PhoneNumber != "" && ref.Sender == s.PhoneNumber))
 }
 
 var _ device.WhatsAppClient = (*WhatsApp)(nil)
@@ -59,7 +68,7 @@ func NewWhatsApp() *WhatsApp {
 		links:     make(map[string]device.Link),
 		removed:   make(map[device.ID]bool),
 		sent:      make(map[device.ID][]message.Outgoing),
-		files:     make(map[string]file),
+		files:     make(map[string][]file),
 	}
 }
 
@@ -206,15 +215,30 @@ func (w *WhatsApp) Send(_ context.Context, id device.ID, m message.Outgoing) (me
 	return message.Receipt{ID: "3EB0" + rand.Text()[:16], To: to, Timestamp: time.Now().UTC()}, nil
 }
 
-func (w *WhatsApp) Media(_ context.Context, id device.ID, messageID string) (io.ReadCloser, message.Media, error) {
+// Media returns the file of a delivered message, as the real client does: ref must
+// name one message (several senders may have used its id).
+func (w *WhatsApp) Media(_ context.Context, id device.ID, ref message.MediaRef) (message.MediaFile, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	f, ok := w.files[string(id)+"/"+messageID]
-	if !ok {
-		return nil, message.Media{}, domain.Errorf(domain.KindNotFound, "message %s has no media on this device", messageID)
+	var found []file
+	for _, f := range w.files[string(id)+"/"+ref.MessageID] {
+		if f.matches(ref) {
+			found = append(found, f)
+		}
 	}
-	return io.NopCloser(bytes.NewReader(f.data)), f.meta, nil
+	switch len(found) {
+	case 0:
+		return message.MediaFile{}, domain.Errorf(domain.KindNotFound, "message %s has no media on this device", ref.MessageID)
+	case 1:
+		f := found[0]
+		return message.MediaFile{Content: nopCloser{bytes.NewReader(f.data)}, Size: int64(len(f.data)), Media: f.meta}, nil
+	}
+	return message.MediaFile{}, domain.Errorf(domain.KindConflict, "%d messages have the id %s: name the chat and the sender", len(found), ref.MessageID)
 }
+
+type nopCloser struct{ io.ReadSeeker }
+
+func (nopCloser) Close() error { return nil }
 
 // Sent returns the messages sent from the device, in order.
 func (w *WhatsApp) Sent(id device.ID) []message.Outgoing {
@@ -282,11 +306,17 @@ func (w *WhatsApp) SetPushName(id device.ID, name string) error {
 }
 
 // Deliver plays a message arriving on the device. data is the content of its media,
-// if it has any.
+// if it has any; Media finds it by the message's id, chat and sender JID.
 func (w *WhatsApp) Deliver(id device.ID, m message.Message, data ...byte) error {
 	return w.send(id, false, func(*session) ([]device.SessionEvent, error) {
 		if m.Media != nil {
-			w.files[string(id)+"/"+m.ID] = file{data: data, meta: *m.Media}
+			key := string(id) + "/" + m.ID
+			f := file{data: data, meta: *m.Media, chat: m.Chat, sender: m.Sender}
+			// The same sender delivering the same message again replaces it; another
+			// sender reusing its id does not.
+			w.files[key] = append(slices.DeleteFunc(w.files[key], func(old file) bool {
+				return old.chat == f.chat && old.sender.JID == f.sender.JID
+			}), f)
 		}
 		return []device.SessionEvent{device.SessionMessage{Message: m}}, nil
 	})

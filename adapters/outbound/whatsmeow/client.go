@@ -70,7 +70,7 @@ func New(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logger) (*Client
 	}
 	c := &Client{
 		cfg: cfg, log: log, libLevel: libLevel, server: server,
-		msgs:     messages{db: db},
+		msgs:     messages{db: db, now: time.Now},
 		sessions: make(map[device.ID]*session),
 	}
 	c.onWhatsApp.entries = make(map[string]time.Time)
@@ -331,4 +331,13 @@ func (c *Client) altJID(ctx context.Context, j types.JID) (types.JID, bool) {
 		return types.EmptyJID, false
 	}
 	return alt, err == nil && !alt.IsEmpty()
+}
+
+// addresses returns j and, when whatsmeow knows it, the other address of the same user:
+// a message kept under a chat's phone number is found by its LID too, and the reverse.
+func (c *Client) addresses(ctx context.Context, j types.JID) []types.JID {
+	if alt, ok := c.altJID(ctx, j); ok {
+		return []types.JID{j, alt}
+	}
+	return []types.JID{j}
 }

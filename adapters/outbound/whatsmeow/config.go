@@ -46,6 +46,10 @@ type Config struct {
 	// downloads (default 14 days).
 	MessageRetention time.Duration
 
+	// MediaMaxBytes (MEDIA_MAX_BYTES) bounds a media file downloaded from WhatsApp: a
+	// larger one is refused, whatever size its message declares (default 64 MiB).
+	MediaMaxBytes int64
+
 	// LibraryLogLevel is the lowest level of whatsmeow's own log lines that reach the
 	// logger: "debug", "info", "warn" or "error" (default "warn": whatsmeow is chatty).
 	LibraryLogLevel string
@@ -65,6 +69,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MessageRetention, 14*24*time.Hour)
 	if c.ReconnectMax < c.ReconnectMin {
 		c.ReconnectMax = c.ReconnectMin
+	}
+	if c.MediaMaxBytes <= 0 {
+		c.MediaMaxBytes = 64 << 20
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 256

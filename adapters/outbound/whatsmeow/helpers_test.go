@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -105,6 +106,9 @@ type recorder struct {
 	notify chan struct{}
 	calls  map[device.ID]int // HandleSession calls in progress, to catch concurrent calls
 	errs   []string
+	// inside, when set, runs in the middle of each HandleSession call, outside the lock
+	// (the recorder's own test holds a call there).
+	inside func()
 }
 
 func newRecorder() *recorder {
@@ -114,13 +118,24 @@ func newRecorder() *recorder {
 	}
 }
 
+// HandleSession records ev. A call counts as in progress from its first lock to its
+// second, so that a call of the same device in between, which the client must never
+// make, is caught.
 func (r *recorder) HandleSession(_ context.Context, id device.ID, ev device.SessionEvent) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.calls[id]++
 	if r.calls[id] > 1 {
 		r.errs = append(r.errs, fmt.Sprintf("device %s: concurrent HandleSession calls", id))
 	}
+	inside := r.inside
+	r.mu.Unlock()
+	if inside != nil {
+		inside()
+	} else {
+		runtime.Gosched() // a real handler takes a while: let an overlapping call show
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.calls[id]--
 	r.events[id] = append(r.events[id], ev)
 	close(r.notify)

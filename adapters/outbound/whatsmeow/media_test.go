@@ -6,11 +6,19 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
@@ -62,14 +70,7 @@ func TestMedia(t *testing.T) {
 			if got.ID != res.ID || got.Type != rc.want.Type || got.Caption != rc.want.Caption || got.Media == nil || *got.Media != *want {
 				t.Fatalf("%s: got %+v (media %+v), want %+v (media %+v)", in.Type, got, got.Media, rc.want, want)
 			}
-			body, meta, err := c.Media(ctx, id, got.ID)
-			if err != nil {
-				t.Fatalf("%s: Media: %v", in.Type, err)
-			}
-			file, err := io.ReadAll(body)
-			if cerr := body.Close(); err != nil || cerr != nil {
-				t.Fatalf("%s: read: %v, close: %v", in.Type, err, cerr)
-			}
+			file, meta := download(t, c, id, message.MediaRef{MessageID: got.ID})
 			if !bytes.Equal(file, data) || meta != *want {
 				t.Fatalf("%s: downloaded %d bytes (%+v), want the %d sent (%+v)", in.Type, len(file), meta, len(data), want)
 			}
@@ -107,11 +108,11 @@ func TestMedia(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s:\n got  %+v\n want %+v", in.Type, got, want)
 			}
-			if _, _, err := c.Media(ctx, id, got.ID); domain.KindOf(err) != domain.KindNotFound {
+			if _, err := c.Media(ctx, id, message.MediaRef{MessageID: got.ID}); domain.KindOf(err) != domain.KindNotFound {
 				t.Fatalf("%s: Media of a message without a file: %v, want not found", in.Type, err)
 			}
 		}
-		if _, _, err := c.Media(ctx, id, "3EB0NOSUCHMESSAGE"); domain.KindOf(err) != domain.KindNotFound {
+		if _, err := c.Media(ctx, id, message.MediaRef{MessageID: "3EB0NOSUCHMESSAGE"}); domain.KindOf(err) != domain.KindNotFound {
 			t.Fatalf("Media of an unknown message: %v, want not found", err)
 		}
 
@@ -151,12 +152,7 @@ func TestMedia(t *testing.T) {
 				t.Fatalf("send %s: the contact's file: %d bytes, %v", s.att.Type, len(file.Data), err)
 			}
 			// A file the device sent can be downloaded again too.
-			body, meta, err := c.Media(ctx, id, rc.ID)
-			if err != nil {
-				t.Fatalf("send %s: Media: %v", s.att.Type, err)
-			}
-			data, _ := io.ReadAll(body)
-			_ = body.Close()
+			data, meta := download(t, c, id, message.MediaRef{MessageID: rc.ID})
 			if !bytes.Equal(data, s.att.Data) || meta.MimeType != want.Mimetype || meta.Size != int64(len(data)) {
 				t.Fatalf("send %s: Media gave %d bytes, %+v", s.att.Type, len(data), meta)
 			}
@@ -171,14 +167,171 @@ func TestMedia(t *testing.T) {
 			t.Fatal(err)
 		}
 		mediaID := sentAll[len(sentAll)-1].ID // the sticker, kept when it was sent
-		if _, _, err := c.Media(ctx, id, mediaID); domain.KindOf(err) != domain.KindConflict {
+		if _, err := c.Media(ctx, id, message.MediaRef{MessageID: mediaID}); domain.KindOf(err) != domain.KindConflict {
 			t.Fatalf("Media while disconnected: %v, want conflict", err)
 		}
 		if err := c.Remove(ctx, device.Session{DeviceID: id, JID: link.JID}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := c.Media(ctx, id, mediaID); domain.KindOf(err) != domain.KindNotFound {
+		if _, err := c.Media(ctx, id, message.MediaRef{MessageID: mediaID}); domain.KindOf(err) != domain.KindNotFound {
 			t.Fatalf("Media after Remove: %v, want not found", err)
 		}
 	})
+}
+
+// download reads the file ref names through Media, checks that the size given is the
+// size read, and closes it.
+func download(t testing.TB, c *Client, id device.ID, ref message.MediaRef) ([]byte, message.Media) {
+	t.Helper()
+	f, err := c.Media(context.Background(), id, ref)
+	if err != nil {
+		t.Fatalf("Media %+v: %v", ref, err)
+	}
+	data, err := io.ReadAll(f.Content)
+	if cerr := f.Content.Close(); err != nil || cerr != nil {
+		t.Fatalf("Media %+v: read: %v, close: %v", ref, err, cerr)
+	}
+	if int64(len(data)) != f.Size || f.Media.Size != f.Size {
+		t.Fatalf("Media %+v: read %d bytes, Size %d, Media.Size %d", ref, len(data), f.Size, f.Media.Size)
+	}
+	return data, f.Media
+}
+
+// A media file is downloaded up to MediaMaxBytes, whatever size its message declares: the
+// size given is the file's, a larger file is refused whole, and the temporary file is
+// gone once closed (or at once, when refused).
+func TestMediaSizeIsTheFilesAndBounded(t *testing.T) {
+	srv := startServer(t)
+	db, _ := dbtestSQLite(t)
+	cfg := testConfig(srv)
+	cfg.MediaMaxBytes = 10_000
+	c, r, id, ctx := newClient(t, db, cfg), newRecorder(), newID(), context.Background()
+	const account, contact = "15550701001", "15550701002"
+	pairQR(t, c, srv, r, id, account)
+	sender := types.NewJID(contact, types.DefaultUserServer)
+
+	// receive has the contact send data as an image, and returns its id and message.
+	receive := func(data []byte) (string, *waE2E.Message) {
+		t.Helper()
+		res, err := srv.SendMessage(ctx, wasim.IncomingMessage{From: contact, To: account, Type: "image", Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect[device.SessionMessage](t, r, id)
+		kept, err := c.keptIn(ctx, id, sender, res.ID)
+		if err != nil || kept == nil {
+			t.Fatalf("image not kept: %v", err)
+		}
+		return res.ID, kept.Message
+	}
+	// lie has the contact send the same file again, declaring declared bytes.
+	lie := func(msgID string, m *waE2E.Message, declared uint64) {
+		t.Helper()
+		m = proto.Clone(m).(*waE2E.Message)
+		m.ImageMessage.FileLength = proto.Uint64(declared)
+		c.session(id).onEvent(&events.Message{
+			Info:    types.MessageInfo{MessageSource: types.MessageSource{Chat: sender, Sender: sender}, ID: msgID, Timestamp: time.Now()},
+			Message: m,
+		})
+		if got := expect[device.SessionMessage](t, r, id).Message; got.Media == nil || got.Media.Size != int64(declared) {
+			t.Fatalf("reported %+v, want an image declaring %d bytes", got, declared)
+		}
+	}
+
+	// At the limit: served, with its real size even when the sender declared another.
+	atLimit := randomBytes(int(cfg.MediaMaxBytes))
+	okID, okMsg := receive(atLimit)
+	lie("3EB0DECLARES7BYTES", okMsg, 7)
+	for _, msgID := range []string{okID, "3EB0DECLARES7BYTES"} {
+		f, err := c.Media(ctx, id, message.MediaRef{MessageID: msgID})
+		if err != nil {
+			t.Fatalf("Media: %v", err)
+		}
+		if f.Size != cfg.MediaMaxBytes || f.Media.Size != f.Size {
+			t.Fatalf("Media of %s: Size %d, Media.Size %d, want the file's %d", msgID, f.Size, f.Media.Size, len(atLimit))
+		}
+		// An unlinked temporary file while open, nothing once closed.
+		if spooled := mediaTempFiles(t); len(spooled) != 1 || !strings.HasSuffix(spooled[0], " (deleted)") {
+			t.Fatalf("while open, the temporary files are %q, want one, already unlinked", spooled)
+		}
+		data, err := io.ReadAll(f.Content)
+		if err != nil || !bytes.Equal(data, atLimit) {
+			t.Fatalf("read %d bytes, %v", len(data), err)
+		}
+		if err := f.Content.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if spooled := mediaTempFiles(t); len(spooled) != 0 {
+			t.Fatalf("after Close, temporary files are still open: %q", spooled)
+		}
+	}
+
+	// Over the limit: refused, also when the sender declares it small. One byte over
+	// still downloads whole (the encrypted file is padded), twice the limit stops midway.
+	overID, overMsg := receive(randomBytes(int(cfg.MediaMaxBytes) + 1))
+	lie("3EB0OVERDECLARES100", overMsg, 100)
+	twiceID, _ := receive(randomBytes(2 * int(cfg.MediaMaxBytes)))
+	for _, msgID := range []string{overID, "3EB0OVERDECLARES100", twiceID} {
+		_, err := c.Media(ctx, id, message.MediaRef{MessageID: msgID})
+		wantKind(t, err, domain.KindInvalid, "Media of a file over the limit")
+		if !strings.Contains(domain.MessageOf(err), "MEDIA_MAX_BYTES") {
+			t.Fatalf("Media of a file over the limit: %q does not name the limit", domain.MessageOf(err))
+		}
+		if spooled := mediaTempFiles(t); len(spooled) != 0 {
+			t.Fatalf("after a refused download, temporary files are still open: %q", spooled)
+		}
+	}
+}
+
+// mediaTempFiles lists the temporary media files the process has open (Linux).
+func mediaTempFiles(t testing.TB) []string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot list open files: %v", err)
+	}
+	var out []string
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.Contains(target, "wagate-media-") {
+			out = append(out, target)
+		}
+	}
+	return out
+}
+
+// The file whatsmeow downloads into stops growing at its bound, whichever way it is
+// written: io.Copy (as whatsmeow writes), WriteAt, Truncate.
+func TestBoundedFileStopsAtItsBound(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "bounded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := &boundedFile{File: f, max: 100}
+	if n, err := io.Copy(b, io.LimitReader(rand.Reader, 1000)); !errors.Is(err, errFileTooLarge) || n > 100 {
+		t.Fatalf("io.Copy of 1000 bytes wrote %d: %v", n, err)
+	}
+	if _, err := b.WriteAt([]byte("x"), 100); !errors.Is(err, errFileTooLarge) {
+		t.Fatalf("WriteAt past the bound: %v", err)
+	}
+	if err := b.Truncate(101); !errors.Is(err, errFileTooLarge) {
+		t.Fatalf("Truncate past the bound: %v", err)
+	}
+	if st, err := f.Stat(); err != nil || st.Size() > 100 {
+		t.Fatalf("the file grew to %d bytes (%v)", st.Size(), err)
+	}
+	// Within the bound it is a file: what is written reads back, Seek is consistent.
+	if _, err := b.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write([]byte("hello world")); err != nil {
+		t.Fatal(err)
+	}
+	if pos, err := b.Seek(-5, io.SeekCurrent); err != nil || pos != 6 {
+		t.Fatalf("Seek(-5, current) = %d, %v; want 6", pos, err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(b, got); err != nil || string(got) != "world" {
+		t.Fatalf("read %q, %v", got, err)
+	}
 }

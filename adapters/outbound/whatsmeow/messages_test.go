@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
@@ -55,7 +56,7 @@ func TestReceiveAndSend(t *testing.T) {
 		}
 
 		// The message is kept, for replies, reactions and media.
-		kept, err := c.msgs.get(ctx, id, got.ID)
+		kept, err := c.keptIn(ctx, id, types.NewJID(contact, types.DefaultUserServer), got.ID)
 		if err != nil || kept == nil {
 			t.Fatalf("kept message: %+v, %v", kept, err)
 		}
@@ -95,7 +96,7 @@ func TestReceiveAndSend(t *testing.T) {
 			}
 			receipts = append(receipts, rc)
 		}
-		if kept, err := c.msgs.get(ctx, id, receipts[0].ID); err != nil || kept == nil || !kept.FromMe || kept.Message.GetConversation() != "plain text" {
+		if kept, err := c.keptIn(ctx, id, types.NewJID(contact, types.DefaultUserServer), receipts[0].ID); err != nil || kept == nil || !kept.FromMe || kept.Message.GetConversation() != "plain text" {
 			t.Fatalf("kept sent message: %+v, %v", kept, err)
 		}
 		sent, err := srv.Sent(account)

@@ -151,7 +151,8 @@ func TestReportable(t *testing.T) {
 
 func TestKeptMessagesPruneAndDelete(t *testing.T) {
 	db, _ := dbtestSQLite(t)
-	s := messages{db: db}
+	var at time.Time
+	s := messages{db: db, now: func() time.Time { return at }}
 	ctx := context.Background()
 	a, b := newID(), newID()
 	jid := types.NewJID("15550001111", types.DefaultUserServer)
@@ -160,23 +161,24 @@ func TestKeptMessagesPruneAndDelete(t *testing.T) {
 		dev device.ID
 		at  time.Time
 	}{{a, now.Add(-48 * time.Hour)}, {a, now}, {b, now}} {
-		if err := s.put(ctx, row.dev, fmt.Sprintf("M%d", i), jid, jid, false, &waE2E.Message{Conversation: proto.String("x")}, row.at); err != nil {
+		at = row.at
+		if err := s.put(ctx, row.dev, fmt.Sprintf("M%d", i), jid, jid, false, &waE2E.Message{Conversation: proto.String("x")}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n, err := s.prune(ctx, now.Add(-24*time.Hour)); err != nil || n != 1 {
 		t.Fatalf("prune = %d, %v; want 1", n, err)
 	}
-	if k, err := s.get(ctx, a, "M0"); err != nil || k != nil {
+	if k, err := s.first(ctx, a, "M0", nil); err != nil || k != nil {
 		t.Fatalf("pruned message still there: %+v, %v", k, err)
 	}
 	if err := s.deleteDevice(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if k, _ := s.get(ctx, a, "M1"); k != nil {
+	if k, _ := s.first(ctx, a, "M1", nil); k != nil {
 		t.Fatal("deleteDevice left a message")
 	}
-	if k, _ := s.get(ctx, b, "M2"); k == nil || k.Message.GetConversation() != "x" {
+	if k, _ := s.first(ctx, b, "M2", nil); k == nil || k.Message.GetConversation() != "x" {
 		t.Fatalf("another device's message: %+v", k)
 	}
 }

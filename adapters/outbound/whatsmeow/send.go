@@ -2,6 +2,7 @@ package whatsmeow
 
 import (
 	"context"
+	"crypto/aes"
 	"errors"
 	"io"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	meow "go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wagate/wagate/adapters/outbound/whatsmeow/msgconv"
@@ -55,7 +55,7 @@ func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (me
 	}
 	if m.ReplyTo != "" {
 		x.Quote = &msgconv.Quote{ID: m.ReplyTo, Sender: to}
-		if kept, err := c.msgs.get(ctx, id, m.ReplyTo); err != nil {
+		if kept, err := c.keptIn(ctx, id, to, m.ReplyTo); err != nil {
 			return message.Receipt{}, err
 		} else if kept != nil {
 			x.Quote.Sender, x.Quote.Message = kept.Sender, kept.Message
@@ -63,7 +63,7 @@ func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (me
 	}
 	if r := m.Reaction; r != nil {
 		sender := to // a message not kept: taken to be the recipient's
-		if kept, err := c.msgs.get(ctx, id, r.MessageID); err != nil {
+		if kept, err := c.keptIn(ctx, id, to, r.MessageID); err != nil {
 			return message.Receipt{}, err
 		} else if kept != nil {
 			sender = kept.Sender
@@ -96,7 +96,7 @@ func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (me
 	}
 	if m.Reaction == nil {
 		own, _ := types.ParseJID(ss.link())
-		if err := c.msgs.put(ctx, id, resp.ID, to, own, true, msg, resp.Timestamp); err != nil {
+		if err := c.msgs.put(ctx, id, resp.ID, to, own, true, msg); err != nil {
 			ss.log.Warn("sent message not kept: replies to it will not quote it", "message", resp.ID, "err", err)
 		}
 	}
@@ -180,50 +180,152 @@ func (c *Client) checkOnWhatsApp(ctx context.Context, ss *session, to types.JID)
 	return nil
 }
 
-// Media opens the file of a message the device received (or sent), downloading it from
-// WhatsApp; the device must be connected. The file is spooled to an unlinked temporary
-// file, which the returned reader removes on Close.
-func (c *Client) Media(ctx context.Context, id device.ID, messageID string) (io.ReadCloser, message.Media, error) {
-	kept, err := c.msgs.get(ctx, id, messageID)
+// keptIn returns the kept message with the id msgID in chat (under either of its
+// addresses), the one a reply or a reaction sent to chat refers to, or nil. Of several
+// senders who used the id in the chat, the first is taken: the others copied it.
+func (c *Client) keptIn(ctx context.Context, id device.ID, chat types.JID, msgID string) (*keptMessage, error) {
+	return c.msgs.first(ctx, id, msgID, c.addresses(ctx, chat))
+}
+
+// Media downloads the file of a message the device received (or sent) from WhatsApp; the
+// device must be connected. The file is spooled to an unlinked temporary file, which
+// closing the returned Content removes. The download stops at Config.MediaMaxBytes: the
+// size the message declares is the sender's word, and the size returned is the file's.
+func (c *Client) Media(ctx context.Context, id device.ID, ref message.MediaRef) (message.MediaFile, error) {
+	kept, err := c.keptMedia(ctx, id, ref)
 	if err != nil {
-		return nil, message.Media{}, err
+		return message.MediaFile{}, err
 	}
 	var info message.Message
+	var file meow.DownloadableMessage
 	if kept != nil {
 		msgconv.Content(kept.Message, &info)
+		file = msgconv.Downloadable(kept.Message)
 	}
-	file := msgconv.Downloadable(kept.messageOrNil())
 	if info.Media == nil || file == nil {
-		return nil, message.Media{}, domain.Errorf(domain.KindNotFound, "message %s has no media on device %s (or is older than the retention)", messageID, id)
+		return message.MediaFile{}, domain.Errorf(domain.KindNotFound, "message %s has no media on device %s (or is older than the retention)", ref.MessageID, id)
 	}
 	ss := c.session(id)
 	if ss == nil || ss.cli == nil || !ss.cli.IsLoggedIn() {
-		return nil, message.Media{}, domain.Errorf(domain.KindConflict, "device %s must be connected to download media", id)
+		return message.MediaFile{}, domain.Errorf(domain.KindConflict, "device %s must be connected to download media", id)
 	}
+	tooLarge := domain.Errorf(domain.KindInvalid, "the file of message %s is larger than the %d bytes this gateway accepts (MEDIA_MAX_BYTES)", ref.MessageID, c.cfg.MediaMaxBytes)
 	f, err := os.CreateTemp("", "wagate-media-*")
 	if err != nil {
-		return nil, message.Media{}, err
+		return message.MediaFile{}, err
 	}
 	_ = os.Remove(f.Name()) // the open file lives on until closed
-	if err := ss.cli.DownloadToFile(ctx, file, f); err != nil {
+	// The encrypted file is the plain one, padded to a whole AES block, and a MAC.
+	bounded := &boundedFile{File: f, max: c.cfg.MediaMaxBytes + aes.BlockSize + mediaMACLength}
+	if err := ss.cli.DownloadToFile(ctx, file, bounded); err != nil {
 		_ = f.Close()
 		var httpErr meow.DownloadHTTPError
-		if errors.As(err, &httpErr) && (httpErr.StatusCode == http.StatusNotFound || httpErr.StatusCode == http.StatusGone) {
-			return nil, message.Media{}, errors.Join(domain.Errorf(domain.KindNotFound, "the file of message %s is no longer on WhatsApp's servers", messageID), err)
+		switch {
+		case errors.Is(err, errFileTooLarge):
+			return message.MediaFile{}, errors.Join(tooLarge, err)
+		case errors.As(err, &httpErr) && (httpErr.StatusCode == http.StatusNotFound || httpErr.StatusCode == http.StatusGone):
+			return message.MediaFile{}, errors.Join(domain.Errorf(domain.KindNotFound, "the file of message %s is no longer on WhatsApp's servers", ref.MessageID), err)
 		}
-		ss.log.Warn("media download failed", "message", messageID, "err", err)
-		return nil, message.Media{}, sendError(id, "downloading the file from WhatsApp failed", err)
+		ss.log.Warn("media download failed", "message", ref.MessageID, "err", err)
+		return message.MediaFile{}, sendError(id, "downloading the file from WhatsApp failed", err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	size, err := f.Seek(0, io.SeekEnd)
+	if err == nil && size > c.cfg.MediaMaxBytes {
+		err = tooLarge
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
 		_ = f.Close()
-		return nil, message.Media{}, err
+		return message.MediaFile{}, err
 	}
-	return f, *info.Media, nil
+	media := *info.Media
+	media.Size = size
+	return message.MediaFile{Content: f, Size: size, Media: media}, nil
 }
 
-func (k *keptMessage) messageOrNil() *waE2E.Message {
-	if k == nil {
-		return nil
+// keptMedia returns the kept message ref names, or nil. Its id alone may match messages
+// of several senders (ids are theirs to choose): then ref must name the chat and the
+// sender, rather than the gateway guessing whose file is wanted.
+func (c *Client) keptMedia(ctx context.Context, id device.ID, ref message.MediaRef) (*keptMessage, error) {
+	var chats, senders []types.JID
+	for _, a := range []struct {
+		what, value string
+		into        *[]types.JID
+	}{{"chat", ref.Chat, &chats}, {"sender", ref.Sender, &senders}} {
+		if a.value == "" {
+			continue
+		}
+		j, err := recipient(a.value)
+		if err != nil {
+			return nil, domain.Errorf(domain.KindInvalid, "%s %q is not a phone number or a WhatsApp JID", a.what, a.value)
+		}
+		*a.into = c.addresses(ctx, j)
 	}
-	return k.Message
+	kept, err := c.msgs.find(ctx, id, ref.MessageID, chats, senders, 2)
+	switch {
+	case err != nil || len(kept) == 0:
+		return nil, err
+	case len(kept) > 1:
+		return nil, domain.Errorf(domain.KindConflict,
+			"several messages on device %s have the id %s (senders choose their ids): name the chat and the sender of the one you want", id, ref.MessageID)
+	}
+	return &kept[0], nil
 }
+
+// mediaMACLength is the length of the MAC at the end of an encrypted WhatsApp file.
+const mediaMACLength = 10
+
+var errFileTooLarge = errors.New("the file is larger than the limit")
+
+// boundedFile is the file whatsmeow downloads into, refusing to grow past max bytes. It
+// exposes only what whatsmeow needs: an *os.File would also offer ReadFrom, through which
+// io.Copy would write past the bound, and whatsmeow preallocates an *os.File to the size
+// the server announces.
+type boundedFile struct {
+	File *os.File
+	max  int64
+	pos  int64 // where Write writes
+}
+
+func (b *boundedFile) Write(p []byte) (int, error) {
+	n, err := b.WriteAt(p, b.pos)
+	b.pos += int64(n)
+	return n, err
+}
+
+func (b *boundedFile) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > b.max {
+		return 0, errFileTooLarge
+	}
+	return b.File.WriteAt(p, off)
+}
+
+func (b *boundedFile) Read(p []byte) (int, error) {
+	n, err := b.File.ReadAt(p, b.pos)
+	b.pos += int64(n)
+	return n, err
+}
+
+func (b *boundedFile) ReadAt(p []byte, off int64) (int, error) { return b.File.ReadAt(p, off) }
+
+func (b *boundedFile) Seek(offset int64, whence int) (int64, error) {
+	if whence == io.SeekCurrent { // the file's own offset is not pos: Read and Write do not move it
+		offset, whence = b.pos+offset, io.SeekStart
+	}
+	pos, err := b.File.Seek(offset, whence)
+	if err == nil {
+		b.pos = pos
+	}
+	return pos, err
+}
+
+func (b *boundedFile) Truncate(size int64) error {
+	if size > b.max {
+		return errFileTooLarge
+	}
+	return b.File.Truncate(size)
+}
+
+func (b *boundedFile) Stat() (os.FileInfo, error) { return b.File.Stat() }

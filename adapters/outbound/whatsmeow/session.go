@@ -485,7 +485,7 @@ func (s *session) receive(ctx context.Context, e *events.Message) message.Messag
 	m := msgconv.Incoming(e)
 	msgconv.FillSender(&m.Sender, e.Info.Sender, func(j types.JID) (types.JID, bool) { return s.c.altJID(ctx, j) })
 	if m.Type != message.TypeUnknown && m.Type != message.TypeReaction {
-		if err := s.c.msgs.put(ctx, s.id, e.Info.ID, e.Info.Chat, e.Info.Sender, e.Info.IsFromMe, e.Message, e.Info.Timestamp); err != nil {
+		if err := s.c.msgs.put(ctx, s.id, e.Info.ID, e.Info.Chat, e.Info.Sender, e.Info.IsFromMe, e.Message); err != nil {
 			s.log.Warn("message not kept: replies to it and its media will not work", "message", e.Info.ID, "err", err)
 		}
 	}

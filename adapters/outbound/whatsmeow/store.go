@@ -2,8 +2,6 @@ package whatsmeow
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -61,17 +59,19 @@ func deleteDevice(ctx context.Context, c *sqlstore.Container, jid string) error 
 	return nil
 }
 
-// messageRow is a message kept for replies, reactions and media downloads.
+// messageRow is a message kept for replies, reactions and media downloads. Message ids
+// are chosen by their senders, so a row is keyed by chat and sender too: a group member
+// who reuses another's id adds a row and replaces nothing of the other's message.
 type messageRow struct {
 	bun.BaseModel `bun:"table:whatsapp_messages"`
 
 	DeviceID  string    `bun:"device_id,pk"`
 	MessageID string    `bun:"message_id,pk"`
-	Chat      string    `bun:"chat,notnull"`
-	Sender    string    `bun:"sender,notnull"`
+	Chat      string    `bun:"chat,pk"`
+	Sender    string    `bun:"sender,pk"`
 	FromMe    bool      `bun:"from_me,notnull"`
 	Content   []byte    `bun:"content,notnull"`
-	CreatedAt time.Time `bun:"created_at,notnull"`
+	CreatedAt time.Time `bun:"created_at,notnull"` // when first kept
 }
 
 // keptMessage is a message found in the table.
@@ -82,22 +82,26 @@ type keptMessage struct {
 	Message *waE2E.Message
 }
 
-type messages struct{ db *bun.DB }
+type messages struct {
+	db  *bun.DB
+	now func() time.Time // when a message is kept
+}
 
-// put keeps msg (without its thumbnails) for the device; a message seen again replaces
-// the earlier copy.
-func (s messages) put(ctx context.Context, id device.ID, msgID string, chat, sender types.JID, fromMe bool, msg *waE2E.Message, at time.Time) error {
+// put keeps msg (without its thumbnails) for the device. The same sender delivering the
+// same message again updates its content; its created_at stays, so that the first of the
+// messages sharing an id stays first (see find).
+func (s messages) put(ctx context.Context, id device.ID, msgID string, chat, sender types.JID, fromMe bool, msg *waE2E.Message) error {
 	content, err := proto.Marshal(msgconv.Trim(msg))
 	if err != nil {
 		return fmt.Errorf("marshal message %s: %w", msgID, err)
 	}
 	row := &messageRow{
 		DeviceID: id.String(), MessageID: msgID, Chat: chat.ToNonAD().String(), Sender: sender.ToNonAD().String(),
-		FromMe: fromMe, Content: content, CreatedAt: at.UTC(),
+		FromMe: fromMe, Content: content, CreatedAt: s.now().UTC(),
 	}
 	_, err = s.db.NewInsert().Model(row).
-		On("CONFLICT (device_id, message_id) DO UPDATE").
-		Set("chat = EXCLUDED.chat, sender = EXCLUDED.sender, from_me = EXCLUDED.from_me, content = EXCLUDED.content, created_at = EXCLUDED.created_at").
+		On("CONFLICT (device_id, message_id, chat, sender) DO UPDATE").
+		Set("from_me = EXCLUDED.from_me, content = EXCLUDED.content").
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("store message %s: %w", msgID, err)
@@ -105,22 +109,51 @@ func (s messages) put(ctx context.Context, id device.ID, msgID string, chat, sen
 	return nil
 }
 
-// get returns the kept message, or nil when there is none.
-func (s messages) get(ctx context.Context, id device.ID, msgID string) (*keptMessage, error) {
-	var row messageRow
-	err := s.db.NewSelect().Model(&row).Where("device_id = ? AND message_id = ?", id.String(), msgID).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
+// find returns up to limit kept messages of the device with the id msgID, in chats (any
+// when empty) from senders (any when empty), first kept first. When several senders used
+// the id in one chat, the first is the original: a copy of an id can only follow the
+// message it copies. Ties (same instant) go by sender, so that the answer is the same
+// every time.
+func (s messages) find(ctx context.Context, id device.ID, msgID string, chats, senders []types.JID, limit int) ([]keptMessage, error) {
+	var rows []messageRow
+	q := s.db.NewSelect().Model(&rows).Where("device_id = ? AND message_id = ?", id.String(), msgID)
+	if len(chats) > 0 {
+		q = q.Where("chat IN (?)", bun.In(jidStrings(chats)))
+	}
+	if len(senders) > 0 {
+		q = q.Where("sender IN (?)", bun.In(jidStrings(senders)))
+	}
+	if err := q.Order("created_at", "chat", "sender").Limit(int64(limit)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("load message %s: %w", msgID, err)
 	}
-	k := &keptMessage{FromMe: row.FromMe, Message: &waE2E.Message{}}
-	if err := proto.Unmarshal(row.Content, k.Message); err != nil {
-		return nil, fmt.Errorf("load message %s: %w", msgID, err)
+	kept := make([]keptMessage, len(rows))
+	for i, row := range rows {
+		k := keptMessage{FromMe: row.FromMe, Message: &waE2E.Message{}}
+		if err := proto.Unmarshal(row.Content, k.Message); err != nil {
+			return nil, fmt.Errorf("load message %s: %w", msgID, err)
+		}
+		k.Chat, _ = types.ParseJID(row.Chat)
+		k.Sender, _ = types.ParseJID(row.Sender)
+		kept[i] = k
 	}
-	k.Chat, _ = types.ParseJID(row.Chat)
-	k.Sender, _ = types.ParseJID(row.Sender)
-	return k, nil
+	return kept, nil
+}
+
+// first returns the first kept message with the id in one of chats, or nil.
+func (s messages) first(ctx context.Context, id device.ID, msgID string, chats []types.JID) (*keptMessage, error) {
+	kept, err := s.find(ctx, id, msgID, chats, nil, 1)
+	if err != nil || len(kept) == 0 {
+		return nil, err
+	}
+	return &kept[0], nil
+}
+
+func jidStrings(js []types.JID) []string {
+	out := make([]string, len(js))
+	for i, j := range js {
+		out[i] = j.ToNonAD().String()
+	}
+	return out
 }
 
 // deleteDevice forgets every message of the device.
