@@ -98,11 +98,18 @@ func TestConnectionsPerKeyAreCapped(t *testing.T) {
 	listener(t, "js", g.base, "/", apiKey).expect("connect")
 }
 
+// localDialer dials from the given loopback address (any of 127.0.0.0/8), so that one
+// test can stand for clients at many addresses.
+func localDialer(from string) *net.Dialer {
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+}
+
+func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
 // rawConnect opens an engine.io websocket from the given loopback address and asks to
 // join namespace with key, returning the connection and the server's answer packet.
 func rawConnect(ctx context.Context, base, from, namespace, key string) (*websocket.Conn, string, error) {
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-	client := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	client := &http.Client{Transport: &http.Transport{DialContext: localDialer(from).DialContext}}
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws/?EIO=4&transport=websocket",
 		&websocket.DialOptions{HTTPClient: client})
 	if err != nil {
