@@ -5,6 +5,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error so that each transport can map it to its own status in one place.
@@ -25,6 +26,8 @@ const (
 type Error struct {
 	Kind    Kind
 	Message string
+	// RetryAfter, when set, is how long the caller should wait before trying again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -49,4 +52,12 @@ func MessageOf(err error) string {
 		return e.Message
 	}
 	return ""
+}
+
+// RetryAfterOf returns the RetryAfter of the first Error in err's chain, 0 when none.
+func RetryAfterOf(err error) time.Duration {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.RetryAfter
+	}
+	return 0
 }

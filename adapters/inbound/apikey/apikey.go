@@ -5,9 +5,7 @@ package apikey
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math"
 	"net/netip"
 	"sync"
 	"time"
@@ -65,25 +63,14 @@ func New(auth Authenticator, log *slog.Logger, o Options) *Guard {
 	return &Guard{auth: auth, log: log, opts: o, buckets: buckets}
 }
 
-// Throttled is the error of an attempt refused because its address failed too often. It
-// unwraps to a domain.KindRateLimited error.
-type Throttled struct {
-	RetryAfter time.Duration
-}
-
-var errThrottled = &domain.Error{Kind: domain.KindRateLimited, Message: "Too many failed authentication attempts: retry later"}
-
-func (e *Throttled) Error() string { return errThrottled.Message }
-func (e *Throttled) Unwrap() error { return errThrottled }
-
-// RetryAfterSeconds is RetryAfter rounded up to whole seconds, as HTTP wants it.
-func (e *Throttled) RetryAfterSeconds() string {
-	return fmt.Sprint(max(1, int(math.Ceil(e.RetryAfter.Seconds()))))
-}
+// ErrThrottled is the message of an attempt refused because its address failed too
+// often; the error is a domain.KindRateLimited domain.Error whose RetryAfter says when
+// the address may try again.
+const ErrThrottled = "Too many failed authentication attempts: retry later"
 
 // Check returns what secret allows. A failure counts against the client's address
 // (remote, as host:port or host); once its budget is spent, failures come back as
-// *Throttled. Only failures count: a valid key is never held back by others' failures
+// domain.KindRateLimited errors (ErrThrottled). Only failures count: a valid key is never held back by others' failures
 // from the same address. via names the transport in logs.
 func (g *Guard) Check(ctx context.Context, secret, remote, via string) (key.Access, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
@@ -95,7 +82,7 @@ func (g *Guard) Check(ctx context.Context, secret, remote, via string) (key.Acce
 	prefix := clientPrefix(remote)
 	if wait, ok := g.fail(prefix); !ok {
 		g.log.Warn("authentication throttled", "via", via, "client", prefix.String(), "reason", err.Error(), "retry_after", wait.Round(time.Millisecond))
-		return key.Access{}, &Throttled{RetryAfter: wait}
+		return key.Access{}, &domain.Error{Kind: domain.KindRateLimited, Message: ErrThrottled, RetryAfter: wait}
 	}
 	g.log.Warn("authentication failed", "via", via, "client", prefix.String(), "reason", err.Error())
 	return key.Access{}, err

@@ -10,11 +10,12 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/wagate/wagate/adapters/inbound/apikey"
 	"github.com/wagate/wagate/domain"
 )
 
@@ -103,10 +104,11 @@ func tooLarge(limit int64) error {
 	return errorf(codeTooLarge, "request body too large (limit %d bytes)", limit)
 }
 
-// retryAfter is the Retry-After header an error asks for, "" for none.
+// retryAfter is the Retry-After header an error asks for, "" for none: whole seconds,
+// rounded up.
 func retryAfter(err error) string {
-	if e, ok := errors.AsType[*apikey.Throttled](err); ok {
-		return e.RetryAfterSeconds()
+	if d := domain.RetryAfterOf(err); d > 0 {
+		return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 	}
 	if e, ok := errors.AsType[*apiError](err); ok {
 		return e.retryAfter

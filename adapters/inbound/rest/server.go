@@ -16,7 +16,6 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/valyala/fasthttp"
 
-	"github.com/wagate/wagate/adapters/inbound/apikey"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/key"
@@ -39,6 +38,12 @@ type Options struct {
 	MaxUploads int
 }
 
+// Authenticator tells what a presented key allows, counting failures against the
+// client's address; apikey.Guard is one.
+type Authenticator interface {
+	Check(ctx context.Context, secret, remote, via string) (key.Access, error)
+}
+
 // Pinger reports whether the gateway's storage can serve requests.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -47,7 +52,7 @@ type Pinger interface {
 // API is the REST API.
 type API struct {
 	app          application.App
-	guard        *apikey.Guard
+	guard        Authenticator
 	ready        Pinger
 	log          *slog.Logger
 	fiber        *fiber.App
@@ -60,7 +65,7 @@ type API struct {
 const accessLocal = "wagate.access"
 
 // New builds the API's routes.
-func New(app application.App, guard *apikey.Guard, ready Pinger, log *slog.Logger, o Options) *API {
+func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logger, o Options) *API {
 	if o.MaxUploads <= 0 {
 		o.MaxUploads = DefaultMaxUploads
 	}
