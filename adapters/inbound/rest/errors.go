@@ -105,15 +105,21 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	}
 	// The body may hold a base64 media file: it is read in place, not copied.
 	body := c.Body()
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return errorf(codeInvalidJSON, "request body is empty; send a JSON object")
+	}
+	// Decode would take null for an empty object.
+	if trimmed[0] != '{' {
+		return errorf(codeInvalidJSON, "request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errorf(codeInvalidJSON, "%s", jsonProblem(err))
 	}
-	if dec.More() {
+	// Token, unlike More, also finds a stray closing } or ].
+	if _, err := dec.Token(); err != io.EOF {
 		return errorf(codeInvalidJSON, "unexpected data after the JSON object")
 	}
 	return nil
