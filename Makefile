@@ -4,7 +4,7 @@ BIN       := bin
 PKGS      := ./...
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build run test lint generate generate-check bench clean
+.PHONY: all build run test fuzz lint generate generate-check bench clean
 
 all: build
 
@@ -19,6 +19,19 @@ run: build
 # that keep generated code and formatting honest.
 test: generate-check lint test/js/node_modules
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	@$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target for FUZZTIME, one after the other (go test fuzzes one package at a time),
+# with one worker: a short run that catches regressions, not a fuzzing campaign. For a
+# longer one: make fuzz FUZZTIME=10m.
+FUZZTIME ?= 8s
+FUZZ     := FuzzDecodeJSON:./adapters/inbound/rest FuzzPhoneNumber:./domain/message \
+            FuzzRecipient:./adapters/outbound/whatsmeow FuzzIncoming:./adapters/outbound/whatsmeow/msgconv
+fuzz:
+	@for t in $(FUZZ); do \
+		echo "fuzz $${t%%:*} $${t#*:}"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) -parallel 1 $${t#*:} || exit 1; \
+	done
 
 # The real socket.io-client the Socket.io tests run, pinned by test/js/package-lock.json.
 test/js/node_modules: test/js/package.json test/js/package-lock.json

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Config is the gateway's configuration, read from the environment.
@@ -44,12 +45,17 @@ type Config struct {
 	WhatsAppServerRootKey string
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
-	// the empty string), in which case every authenticated call is refused.
+	// the empty string), in which case every authenticated call is refused. A configured
+	// key has at least MinAPIKeyLength characters.
 	APIKey string
 	// apiKeySet is whether API_KEY is in the environment at all; when it is not, a key is
 	// generated once and kept under DataDir.
 	apiKeySet bool
 }
+
+// MinAPIKeyLength is the length below which API_KEY is refused: a short key can be guessed
+// by anyone who can reach the API.
+const MinAPIKeyLength = 32
 
 // LoadConfig reads the configuration from the environment through lookup (os.LookupEnv).
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
@@ -75,6 +81,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	var errs []error
+	if n := utf8.RuneCountInString(cfg.APIKey); n > 0 && n < MinAPIKeyLength {
+		errs = append(errs, fmt.Errorf("API_KEY must have at least %d characters, not %d: choose a long random key (openssl rand -hex 32 makes one), or unset API_KEY to have one generated", MinAPIKeyLength, n))
+	}
 	port, err := strconv.Atoi(get("PORT", "3000"))
 	if err != nil || port < 0 || port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", get("PORT", "")))

@@ -54,13 +54,31 @@ func TestGeneratedKeyIsKept(t *testing.T) {
 
 func TestExplicitKey(t *testing.T) {
 	dir := t.TempDir()
-	for _, key := range []string{"mine", ""} {
-		cfg, _ := LoadConfig(env(map[string]string{"DATA_DIR": dir, "API_KEY": key}))
+	for _, key := range []string{strings.Repeat("k", MinAPIKeyLength), ""} {
+		cfg, err := LoadConfig(env(map[string]string{"DATA_DIR": dir, "API_KEY": key}))
+		if err != nil {
+			t.Fatalf("API_KEY=%q: %v", key, err)
+		}
 		if generated, err := cfg.ResolveAPIKey(); err != nil || generated || cfg.APIKey != key {
 			t.Fatalf("API_KEY=%q: key %q, generated %v, %v", key, cfg.APIKey, generated, err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, APIKeyFile)); !os.IsNotExist(err) {
 		t.Fatal("a key file was written although API_KEY was set")
+	}
+}
+
+func TestShortAPIKeyIsRefused(t *testing.T) {
+	short := "correct-horse-battery-staple-31" // 31 characters
+	_, err := LoadConfig(env(map[string]string{"API_KEY": short}))
+	if err == nil || !strings.Contains(err.Error(), "API_KEY must have at least 32 characters, not 31") {
+		t.Fatalf("short key: %v", err)
+	}
+	if strings.Contains(err.Error(), short) {
+		t.Fatalf("the error shows the key: %v", err)
+	}
+	// Characters, not bytes: 32 two-byte characters make a 32-character key.
+	if _, err := LoadConfig(env(map[string]string{"API_KEY": strings.Repeat("é", 32)})); err != nil {
+		t.Fatalf("32 characters: %v", err)
 	}
 }

@@ -16,10 +16,33 @@ import (
 // ShutdownTimeout bounds a graceful shutdown.
 const ShutdownTimeout = 10 * time.Second
 
+// Defaults of the HTTP server's read timeouts, which keep clients that send slowly (on
+// purpose or not) from holding connections and goroutines for ever.
+//
+// DefaultReadTimeout bounds reading one request, headers and body. It has to cover:
+//   - a Socket.io long-poll, held open by the server for up to its ping interval (25 s):
+//     past ReadTimeout net/http cancels the request's context;
+//   - the largest upload (MEDIA_MAX_BYTES, 64 MiB by default): 2 minutes allow it at
+//     about 4.5 Mbit/s. A route meant for slower uploads can extend its own deadline with
+//     http.NewResponseController(w).SetReadDeadline in a net/http handler placed before
+//     the REST adapter, which reads the whole body before any fiber handler runs.
+//
+// Websockets are not cut off: the hijacked connection keeps this deadline, but the
+// Socket.io engine sets a read deadline of its own (its idle timeout, 2 minutes) before
+// every frame it reads.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 2 * time.Minute
+)
+
 // Gateway is the wired gateway: its use cases and the HTTP handler that serves them.
 type Gateway struct {
 	App     application.App
 	Handler http.Handler
+	// ReadHeaderTimeout and ReadTimeout are the server's (see DefaultReadTimeout); change
+	// them before Serve.
+	ReadHeaderTimeout, ReadTimeout time.Duration
+
 	sockets *socketio.Gateway
 	log     *slog.Logger
 }
@@ -30,7 +53,8 @@ func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, l
 	mux := http.NewServeMux()
 	mux.Handle(socketio.Path+"/", sockets.Handler())
 	mux.Handle("/", api.Handler())
-	return &Gateway{App: app, Handler: mux, sockets: sockets, log: log}
+	return &Gateway{App: app, Handler: mux, sockets: sockets, log: log,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout}
 }
 
 // Serve answers HTTP on ln until ctx ends, then stops accepting requests and waits (up to
@@ -38,7 +62,8 @@ func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, l
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           g.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: g.ReadHeaderTimeout,
+		ReadTimeout:       g.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}

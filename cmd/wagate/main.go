@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/bootstrap"
 )
@@ -59,10 +61,7 @@ func serve(ctx context.Context, cfg bootstrap.Config, log *slog.Logger, stdout i
 	}
 	switch {
 	case generated:
-		// Shown once, on stdout rather than in the logs, which may be shipped elsewhere.
-		fmt.Fprintf(stdout, "\n  wagate generated an API key and saved it in %s:\n\n    %s\n\n"+
-			"  Send it as the X-API-Key header (or Authorization: Bearer) to the REST API,\n"+
-			"  and as apiKey to Socket.io. Set API_KEY to choose your own.\n\n", cfg.APIKeyPath(), cfg.APIKey)
+		announceKey(stdout, log, cfg.APIKeyPath(), cfg.APIKey)
 	case cfg.APIKey == "":
 		log.Warn("API_KEY is set to an empty string: no API key is configured, so every API and Socket.io call is refused with a configuration error")
 	}
@@ -90,6 +89,29 @@ func migrate(ctx context.Context, cfg bootstrap.Config, log *slog.Logger) error 
 	}
 	log.Info("database up to date", "applied", len(applied), "migrations", applied)
 	return closeDB()
+}
+
+// announceKey shows a newly generated key once, and only on a terminal: logs and a
+// redirected stdout are often shipped elsewhere (container runtimes collect both), so
+// otherwise it only logs where the key is kept.
+func announceKey(stdout io.Writer, log *slog.Logger, path, key string) {
+	if !isTerminal(stdout) {
+		log.Info("generated an API key: read it from the key file (it is not printed, as stdout is not a terminal)", "file", path)
+		return
+	}
+	fmt.Fprintf(stdout, "\n  wagate generated an API key and saved it in %s:\n\n    %s\n\n"+
+		"  Send it as the X-API-Key header (or Authorization: Bearer) to the REST API,\n"+
+		"  and as apiKey to Socket.io. Set API_KEY to choose your own.\n\n", path, key)
+}
+
+// isTerminal reports whether w is a terminal (TCGETS is what isatty(3) asks).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func databaseKind(cfg bootstrap.Config) string {

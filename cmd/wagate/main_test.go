@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var binary string
@@ -69,14 +71,26 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// testKey is an API key long enough to be accepted.
+const testKey = "test-key-0123456789abcdef0123456789"
+
 // startBinary runs wagate in dir with env and waits until it answers /healthz.
 func startBinary(t *testing.T, dir string, env ...string) *process {
+	t.Helper()
+	return startBinaryOn(t, dir, nil, env...)
+}
+
+// startBinaryOn is startBinary with stdout on tty, when not nil, instead of a pipe.
+func startBinaryOn(t *testing.T, dir string, tty *os.File, env ...string) *process {
 	t.Helper()
 	port := freePort(t)
 	p := &process{cmd: exec.Command(binary), stdout: &output{}, stderr: &output{}}
 	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1"}, env...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if tty != nil {
+		p.cmd.Stdout = tty
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +104,32 @@ func startBinary(t *testing.T, dir string, env ...string) *process {
 	}
 	t.Fatalf("wagate did not start: %s", p.stderr)
 	return nil
+}
+
+// openPTY opens a pseudo-terminal: what the program writes to tty, the test reads from
+// the returned output.
+func openPTY(t *testing.T) (tty *os.File, out *output) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0)
+	}
+	if err != nil {
+		t.Fatalf("pty: %v", err)
+	}
+	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	out = &output{}
+	go io.Copy(out, master)
+	return tty, out
 }
 
 // stop sends SIGTERM and expects a clean exit.
@@ -134,35 +174,81 @@ func keyFrom(out string) string {
 	return ""
 }
 
-func TestFirstStartGeneratesAndPrintsKeyOnce(t *testing.T) {
+// Outside a terminal (a container, a service manager) the generated key is only kept in
+// its file: whatever the process writes may end up in shipped logs.
+func TestFirstStartGeneratesKeyWithoutPrintingIt(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := startBinary(t, dir)
-	key := keyFrom(p.stdout.String())
-	if key == "" {
-		t.Fatalf("no key printed on first start:\n%s", p.stdout)
+	b, err := os.ReadFile(filepath.Join(dir, "data", "api-key"))
+	key := strings.TrimSpace(string(b))
+	if err != nil || !strings.HasPrefix(key, "wag_") {
+		t.Fatalf("key file: %q, %v", b, err)
 	}
 	if status, body := p.get(t, "/api/v1/devices", key); status != 200 {
-		t.Fatalf("printed key refused: %d %s", status, body)
+		t.Fatalf("kept key refused: %d %s", status, body)
 	}
 	if status, _ := p.get(t, "/api/v1/devices", ""); status != 401 {
 		t.Fatalf("no key: %d", status)
 	}
 	p.stop(t)
-	if strings.Contains(p.stderr.String(), key) {
-		t.Fatal("the key was written to the logs")
+	if !strings.Contains(p.stderr.String(), "generated an API key") || !strings.Contains(p.stderr.String(), "file=data/api-key") {
+		t.Fatalf("the logs do not say where the key is:\n%s", p.stderr)
+	}
+	if strings.Contains(p.stdout.String()+p.stderr.String(), key) {
+		t.Fatalf("the key was written out:\nstdout: %s\nstderr: %s", p.stdout, p.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "wagate.db")); err != nil {
 		t.Fatalf("embedded database not under ./data: %v", err)
 	}
+}
 
-	p = startBinary(t, dir)
-	if strings.Contains(p.stdout.String(), key) || keyFrom(p.stdout.String()) != "" {
-		t.Fatal("the key was printed again on the second start")
+func TestFirstStartOnATerminalPrintsKeyOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tty, out := openPTY(t)
+	p := startBinaryOn(t, dir, tty)
+	key := ""
+	for deadline := time.Now().Add(5 * time.Second); key == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		key = keyFrom(out.String())
 	}
+	if key == "" {
+		t.Fatalf("no key printed on the terminal:\n%s", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "data", "api-key")); err != nil || strings.TrimSpace(string(b)) != key {
+		t.Fatalf("printed key is not the kept one: %q, %v", b, err)
+	}
+	if status, body := p.get(t, "/api/v1/devices", key); status != 200 {
+		t.Fatalf("printed key refused: %d %s", status, body)
+	}
+	p.stop(t)
+	if strings.Contains(p.stderr.String(), key) {
+		t.Fatal("the key was written to the logs")
+	}
+
+	tty, out = openPTY(t)
+	p = startBinaryOn(t, dir, tty)
 	if status, _ := p.get(t, "/api/v1/devices", key); status != 200 {
 		t.Fatalf("kept key refused after restart: %d", status)
 	}
 	p.stop(t)
+	if strings.Contains(out.String(), key) {
+		t.Fatal("the key was printed again on the second start")
+	}
+}
+
+func TestShortAPIKeyIsAConfigurationError(t *testing.T) {
+	t.Parallel()
+	// Bounded: a gateway that accepted the key would serve until killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "API_KEY=short-key", "HOST=127.0.0.1", "PORT="+strconv.Itoa(freePort(t)))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "configuration: API_KEY must have at least 32 characters, not 9") || strings.Contains(string(out), "short-key") {
+		t.Fatalf("short key: %v\n%s", err, out)
+	}
 }
 
 func TestEmptyAPIKeyRefusesCalls(t *testing.T) {
@@ -182,12 +268,12 @@ func TestEmptyAPIKeyRefusesCalls(t *testing.T) {
 
 func TestSecondProcessOnSameDataDirIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	p := startBinary(t, dir, "API_KEY=k")
+	p := startBinary(t, dir, "API_KEY="+testKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	second := exec.CommandContext(ctx, binary)
 	second.Dir = dir
-	second.Env = append(os.Environ(), "API_KEY=k", "HOST=127.0.0.1", "PORT="+strconv.Itoa(freePort(t)))
+	second.Env = append(os.Environ(), "API_KEY="+testKey, "HOST=127.0.0.1", "PORT="+strconv.Itoa(freePort(t)))
 	out, err := second.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "in use by another wagate process") {
 		t.Fatalf("second process: %v\n%s", err, out)

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -164,19 +165,50 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 
 // decodeJSONFrom is decodeJSON for a body that is read as a stream.
 func decodeJSONFrom(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); errors.Is(err, io.EOF) {
+	br := bufio.NewReader(body)
+	first, err := firstNonSpace(br)
+	switch {
+	case errors.Is(err, io.EOF):
 		return errorf(codeInvalidJSON, "request body is empty; send a JSON object")
-	} else if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+	case isTooLarge(err):
+		return err
+	case err != nil:
+		return errorf(codeInvalidJSON, "the request body could not be read")
+	}
+	// Decode would take null for an empty object.
+	if first != '{' {
+		return errorf(codeInvalidJSON, "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(br)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); isTooLarge(err) {
 		return err
 	} else if err != nil {
 		return errorf(codeInvalidJSON, "%s", jsonProblem(err))
 	}
-	if dec.More() {
+	// Token, unlike More, also finds a stray closing } or ].
+	if _, err := dec.Token(); err != io.EOF {
 		return errorf(codeInvalidJSON, "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// firstNonSpace peeks at the first byte of the body that is not JSON white space.
+func firstNonSpace(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if b != ' ' && b != '\t' && b != '\n' && b != '\r' {
+			return b, br.UnreadByte()
+		}
+	}
+}
+
+func isTooLarge(err error) bool {
+	_, ok := errors.AsType[*http.MaxBytesError](err)
+	return ok
 }
 
 func isJSON(mt string) bool {

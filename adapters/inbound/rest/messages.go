@@ -109,7 +109,7 @@ func (a *API) send(w http.ResponseWriter, r *http.Request, access *key.Access) (
 	default:
 		err = errorf(codeUnsupportedMedia, "Content-Type must be application/json or multipart/form-data")
 	}
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+	if isTooLarge(err) {
 		return message.Receipt{}, tooLarge(a.maxSendBytes)
 	} else if err != nil {
 		return message.Receipt{}, err
@@ -238,7 +238,7 @@ func (a *API) receiveFile(p io.Reader) ([]byte, error) {
 
 // formError tells a body cut by its size limit from a malformed form.
 func formError(err error) error {
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+	if isTooLarge(err) {
 		return err
 	}
 	return errorf(codeInvalidJSON, "malformed multipart form")

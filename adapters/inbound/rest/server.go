@@ -3,7 +3,6 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -157,7 +156,7 @@ func (a *API) serveFiber(w http.ResponseWriter, r *http.Request, access *key.Acc
 	}
 	if r.Body != nil && r.ContentLength != 0 {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		if isTooLarge(err) {
 			a.writeError(w, r, tooLarge(MaxBodyBytes))
 			return
 		} else if err != nil {

@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wagate/wagate/domain"
 )
@@ -58,21 +60,80 @@ func TestFetch(t *testing.T) {
 	}
 }
 
+// refusal is what Fetch says when the guard refused the address it was about to dial.
+const refusal = "media URL points to an address the gateway does not fetch from (private, loopback or internal)"
+
+// standIn serves "secret" on address (host:0), as an internal service would, and counts
+// the connections that reach it. ok is false when the host has no such address.
+func standIn(t *testing.T, address string) (port string, conns *atomic.Int32, ok bool) {
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		t.Logf("no stand-in on %s: %v", address, err)
+		return "1", new(atomic.Int32), false
+	}
+	counting := &countingListener{Listener: ln}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("secret")) })}
+	go srv.Serve(counting)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ = net.SplitHostPort(ln.Addr().String())
+	return port, &counting.accepted, true
+}
+
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// libcStyle resolves the numeric host forms that inet_aton accepts (0x7f000001,
+// 2130706433), as the C library resolver does and Go's own does not, so that the guard
+// has to refuse them by the address dialed whichever resolver is in use.
+func libcStyle(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if n, err := strconv.ParseUint(host, 0, 32); err == nil {
+			ip := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+			addr = net.JoinHostPort(ip.String(), port)
+		}
+		return dial(ctx, network, addr)
+	}
+}
+
 func TestFetchRefusesInternalAddresses(t *testing.T) {
-	srv := file(t, "secret", "text/plain")
-	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	t.Parallel()
+	v4, v4Conns, _ := standIn(t, "127.0.0.1:0")
+	v6, v6Conns, _ := standIn(t, "[::1]:0")
+	f := New(Options{})
+	tr := f.client.Transport.(*http.Transport)
+	tr.DialContext = libcStyle(tr.DialContext)
 	for _, u := range []string{
-		srv.URL, // loopback, not allowed here
-		"http://localhost:" + strconv.Itoa(port) + "/",  // a name for loopback
-		"http://[::1]:" + strconv.Itoa(port) + "/",      // IPv6 loopback
-		"http://169.254.169.254/latest/meta-data/",      // cloud metadata
-		"http://0x7f000001:" + strconv.Itoa(port) + "/", // loopback in hex
-		"http://2130706433:" + strconv.Itoa(port) + "/", // loopback as one number
+		"http://127.0.0.1:" + v4 + "/",   // loopback, not allowed here
+		"http://localhost:" + v4 + "/",   // a name for loopback
+		"http://[::1]:" + v6 + "/",       // IPv6 loopback
+		"http://169.254.169.254/latest/", // cloud metadata
+		"http://0x7f000001:" + v4 + "/",  // loopback in hex
+		"http://2130706433:" + v4 + "/",  // loopback as one number
 	} {
-		_, err := New(Options{}).Fetch(context.Background(), u)
-		if domain.KindOf(err) != domain.KindInvalid || strings.Contains(err.Error(), "secret") {
+		// Without the guard the metadata address is dialed, and may hang.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := f.Fetch(ctx, u)
+		cancel()
+		if domain.KindOf(err) != domain.KindInvalid || domain.MessageOf(err) != refusal {
 			t.Errorf("%s: %v", u, err)
 		}
+	}
+	if n, m := v4Conns.Load(), v6Conns.Load(); n != 0 || m != 0 {
+		t.Errorf("%d connections reached the IPv4 stand-in, %d the IPv6 one", n, m)
 	}
 }
 

@@ -1,0 +1,4 @@
+package database
+
+// MigrateFS lets the tests run migrations of their own.
+var MigrateFS = migrateFS
