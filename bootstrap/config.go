@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,6 +82,11 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	var errs []error
+	for _, o := range cfg.CORSOrigins {
+		if !validOrigin(o) {
+			errs = append(errs, fmt.Errorf("CORS_ORIGINS must list origins such as https://app.example.com (scheme and host, no path) or *, not %q", o))
+		}
+	}
 	if n := utf8.RuneCountInString(cfg.APIKey); n > 0 && n < MinAPIKeyLength {
 		errs = append(errs, fmt.Errorf("API_KEY must have at least %d characters, not %d: choose a long random key (openssl rand -hex 32 makes one), or unset API_KEY to have one generated", MinAPIKeyLength, n))
 	}
@@ -119,6 +125,17 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", cfg.LogFormat))
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// validOrigin is whether o can match a browser's Origin header: "*", or a scheme and a
+// host with no path. An entry such as app.example.com would silently never match.
+func validOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 // Addr is the address to listen on.

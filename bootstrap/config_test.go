@@ -23,11 +23,12 @@ func TestLoadConfigDefaults(t *testing.T) {
 }
 
 func TestLoadConfigRejectsBadValues(t *testing.T) {
-	_, err := LoadConfig(env(map[string]string{"PORT": "http", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml"}))
+	_, err := LoadConfig(env(map[string]string{"PORT": "http", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
+		"CORS_ORIGINS": "https://ok.example.com, app.example.com", "SOCKETIO_MAX_CONNECTIONS_PER_KEY": "-1"}))
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, name := range []string{"PORT", "LOG_LEVEL", "LOG_FORMAT"} {
+	for _, name := range []string{"PORT", "LOG_LEVEL", "LOG_FORMAT", `CORS_ORIGINS must list origins such as https://app.example.com (scheme and host, no path) or *, not "app.example.com"`, "SOCKETIO_MAX_CONNECTIONS_PER_KEY"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
@@ -80,5 +81,17 @@ func TestShortAPIKeyIsRefused(t *testing.T) {
 	// Characters, not bytes: 32 two-byte characters make a 32-character key.
 	if _, err := LoadConfig(env(map[string]string{"API_KEY": strings.Repeat("é", 32)})); err != nil {
 		t.Fatalf("32 characters: %v", err)
+	}
+}
+
+func TestCORSOrigins(t *testing.T) {
+	cfg, err := LoadConfig(env(map[string]string{"CORS_ORIGINS": " https://app.example.com , http://localhost:5173,*"}))
+	if err != nil || strings.Join(cfg.CORSOrigins, " ") != "https://app.example.com http://localhost:5173 *" {
+		t.Fatalf("%v %v", cfg.CORSOrigins, err)
+	}
+	for _, bad := range []string{"app.example.com", "https://app.example.com/path", "ftp://x", "https://", "https://u@x"} {
+		if _, err := LoadConfig(env(map[string]string{"CORS_ORIGINS": bad})); err == nil || strings.Contains(err.Error(), "ok.example") {
+			t.Errorf("CORS_ORIGINS=%q accepted", bad)
+		}
 	}
 }
