@@ -70,6 +70,9 @@ func FuzzIncoming(f *testing.F) {
 		if m.Type == message.TypeUnknown && (m.Text != "" || m.Caption != "" || m.QuotedID != "" || len(m.Mentions) != 0) {
 			t.Fatalf("unknown message with content: %+v", m)
 		}
+		if m.Media != nil && m.Media.Size < 0 {
+			t.Fatalf("negative media size %d", m.Media.Size)
+		}
 		// The media a message reports is the part that gets downloaded. (A text with an
 		// image beside it reports none: Media refuses to download it.)
 		if m.Media != nil {

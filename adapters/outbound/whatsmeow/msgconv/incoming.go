@@ -8,6 +8,7 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"math"
 
 	"github.com/wagate/wagate/domain/message"
 )
@@ -88,27 +89,27 @@ func Content(msg *waE2E.Message, m *message.Message) *waE2E.ContextInfo {
 	case msg.ImageMessage != nil:
 		im := msg.ImageMessage
 		m.Type, m.Caption = message.TypeImage, im.GetCaption()
-		m.Media = &message.Media{MimeType: im.GetMimetype(), Size: int64(im.GetFileLength())}
+		m.Media = &message.Media{MimeType: im.GetMimetype(), Size: declaredSize(im.GetFileLength())}
 		return im.GetContextInfo()
 	case msg.VideoMessage != nil:
 		v := msg.VideoMessage
 		m.Type, m.Caption = message.TypeVideo, v.GetCaption()
-		m.Media = &message.Media{MimeType: v.GetMimetype(), Size: int64(v.GetFileLength())}
+		m.Media = &message.Media{MimeType: v.GetMimetype(), Size: declaredSize(v.GetFileLength())}
 		return v.GetContextInfo()
 	case msg.AudioMessage != nil:
 		a := msg.AudioMessage
 		m.Type = message.TypeAudio
-		m.Media = &message.Media{MimeType: a.GetMimetype(), Size: int64(a.GetFileLength())}
+		m.Media = &message.Media{MimeType: a.GetMimetype(), Size: declaredSize(a.GetFileLength())}
 		return a.GetContextInfo()
 	case msg.DocumentMessage != nil:
 		d := msg.DocumentMessage
 		m.Type, m.Caption = message.TypeDocument, d.GetCaption()
-		m.Media = &message.Media{MimeType: d.GetMimetype(), Size: int64(d.GetFileLength()), FileName: d.GetFileName()}
+		m.Media = &message.Media{MimeType: d.GetMimetype(), Size: declaredSize(d.GetFileLength()), FileName: d.GetFileName()}
 		return d.GetContextInfo()
 	case msg.StickerMessage != nil:
 		st := msg.StickerMessage
 		m.Type = message.TypeSticker
-		m.Media = &message.Media{MimeType: st.GetMimetype(), Size: int64(st.GetFileLength())}
+		m.Media = &message.Media{MimeType: st.GetMimetype(), Size: declaredSize(st.GetFileLength())}
 		return st.GetContextInfo()
 	case msg.LocationMessage != nil:
 		l := msg.LocationMessage
@@ -156,4 +157,13 @@ func Downloadable(msg *waE2E.Message) meow.DownloadableMessage {
 		return msg.GetStickerMessage()
 	}
 	return nil
+}
+
+// declaredSize is the size a sender declared for its file. It is only what the sender
+// says (the download finds the real one), and a value past int64 is no size at all.
+func declaredSize(n uint64) int64 {
+	if n > math.MaxInt64 {
+		return 0
+	}
+	return int64(n)
 }

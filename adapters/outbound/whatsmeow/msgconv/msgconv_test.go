@@ -231,3 +231,11 @@ func TestTrimDropsThumbnails(t *testing.T) {
 		t.Fatal("Trim changed its input")
 	}
 }
+
+// TestDeclaredSizeBeyondInt64 reads a file length past int64 as no size, not a negative one.
+func TestDeclaredSizeBeyondInt64(t *testing.T) {
+	m := Incoming(event(&waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{FileLength: proto.Uint64(1 << 63)}}))
+	if m.Media == nil || m.Media.Size != 0 {
+		t.Fatalf("media %+v", m.Media)
+	}
+}
