@@ -24,7 +24,7 @@ import (
 
 // coreSet is the gateway without its outbound adapters.
 var coreSet = wire.NewSet(application.New, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
-	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), NewGateway)
+	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), wire.Bind(new(rest.Authenticator), new(*apikey.Guard)), NewGateway)
 
 // databaseSet stores devices in SQLite or PostgreSQL.
 var databaseSet = wire.NewSet(

@@ -19,6 +19,7 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/key"
 )
 
 const testKey = "socketio-test-key"
@@ -47,10 +48,16 @@ func (d *devices) Get(ctx context.Context, _ device.ID) (*device.Device, error) 
 // base URL.
 func serveGateway(t *testing.T, devs Devices, o Options) (*Gateway, string) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	keys := memory.NewKeys()
-	g := New(apikey.New(application.NewAuthenticate(keys, testKey, time.Now), log, apikey.Options{}),
-		application.NewValidKeys(keys, time.Now), devs, log, o)
+	auth := apikey.New(application.NewAuthenticate(keys, testKey, time.Now), slog.New(slog.DiscardHandler), apikey.Options{})
+	return serveGatewayWith(t, auth, devs, o)
+}
+
+// serveGatewayWith is serveGateway with the given key checks.
+func serveGatewayWith(t *testing.T, auth Authenticator, devs Devices, o Options) (*Gateway, string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := New(auth, application.NewValidKeys(memory.NewKeys(), time.Now), devs, log, o)
 	mux := http.NewServeMux()
 	mux.Handle(Path+"/", g.Handler())
 	srv := httptest.NewServer(mux)
@@ -323,4 +330,23 @@ func TestOversizedPacketClosesOnlyItsConnection(t *testing.T) {
 	big.closed(5 * time.Second)
 	publishWithin(t, g, device.StateChanged{Header: device.Header{DeviceID: d.ID(), At: time.Now()}, Status: device.StatusConnecting}, 5*time.Second)
 	other.expectState("connecting")
+}
+
+type failingAuth struct{}
+
+func (failingAuth) Check(context.Context, string, string, string) (key.Access, error) {
+	return key.Access{}, errors.New("select key: dial tcp 10.0.0.5:5432: connection refused")
+}
+
+// TestKeyCheckFailureHidesItsCause: when keys cannot be checked, the listener is told
+// "Server error", never the cause, which may name internal hosts.
+func TestKeyCheckFailureHidesItsCause(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t)
+	_, base := serveGatewayWith(t, failingAuth{}, &devices{t: t, get: func(context.Context, int) (*device.Device, error) { return d, nil }}, Options{})
+	l := dial(t, base, d.ID().String())
+	p, err := l.read(5 * time.Second)
+	if err != nil || p != "44"+l.nsp+`,{"data":null,"message":"Server error"}` {
+		t.Fatalf("answer %q %v", p, err)
+	}
 }
