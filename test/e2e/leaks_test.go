@@ -68,8 +68,8 @@ type scanTransport struct{ base http.RoundTripper }
 
 func (s scanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := s.base.RoundTrip(req)
-	if err != nil || res.Body == nil {
-		return res, err
+	if err != nil || res.Body == nil || res.StatusCode == http.StatusSwitchingProtocols {
+		return res, err // an upgraded connection (websocket) is not a body
 	}
 	body, err := io.ReadAll(res.Body)
 	res.Body.Close()
