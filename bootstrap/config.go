@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wagate/wagate/adapters/outbound/database"
 )
 
 // Config is the gateway's configuration, read from the environment.
@@ -190,6 +192,14 @@ func (c *Config) ResolveAPIKey() (generated bool, err error) {
 		return false, fmt.Errorf("keep API key: %w", err)
 	}
 	return true, f.Close()
+}
+
+// DatabaseKind names the database the configuration selects, for the startup log line.
+func (c Config) DatabaseKind() string {
+	if c.DatabaseURL == "" {
+		return "sqlite (" + c.DataDir + "/" + database.SQLiteFile + ")"
+	}
+	return "postgres"
 }
 
 // APIKeyPath is the file a generated key is kept in.

@@ -96,7 +96,7 @@ func provideAdminKey(cfg Config) application.AdminKey { return application.Admin
 // provideWhatsApp starts the whatsmeow adapter; its cleanup ends every session without
 // changing the devices, so that the next start restores them.
 func provideWhatsApp(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logger) (*whatsmeow.Client, func(), error) {
-	c, err := whatsmeow.New(ctx, db, whatsmeow.Config{
+	c, err := whatsmeow.New(ctx, db, database.Exclusively, whatsmeow.Config{
 		ServerURL: cfg.WhatsAppServerURL, RootKey: cfg.WhatsAppServerRootKey, MediaMaxBytes: cfg.MediaMaxBytes,
 	}, log)
 	if err != nil {
@@ -113,13 +113,8 @@ func provideWhatsApp(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logg
 
 // provideDatabase opens the configured database and brings its schema up to date.
 func provideDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*bun.DB, func(), error) {
-	db, closeDB, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	db, closeDB, applied, err := openMigrated(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
-	}
-	applied, err := database.Migrate(ctx, db)
-	if err != nil {
-		_ = closeDB()
 		return nil, nil, err
 	}
 	if len(applied) > 0 {
@@ -130,6 +125,31 @@ func provideDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*bun.DB
 			log.Warn("close database", "err", err)
 		}
 	}, nil
+}
+
+// Migrate brings the configured database's schema up to date and closes it: the work of
+// "wagate migrate", without starting the gateway.
+func Migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	_, closeDB, applied, err := openMigrated(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("database up to date", "applied", len(applied), "migrations", applied)
+	return closeDB()
+}
+
+// openMigrated opens the configured database and applies the migrations it lacks,
+// returning their names.
+func openMigrated(ctx context.Context, cfg Config) (*bun.DB, func() error, []string, error) {
+	db, closeDB, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	applied, err := database.Migrate(ctx, db)
+	if err != nil {
+		return nil, nil, nil, errors.Join(err, closeDB())
+	}
+	return db, closeDB, applied, nil
 }
 
 // InMemory is a gateway whose outbound adapters all live in memory, for tests that drive

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +18,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/bootstrap"
 )
 
@@ -46,7 +44,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case "serve":
 		return serve(ctx, cfg, log, stdout)
 	case "migrate":
-		return migrate(ctx, cfg, log)
+		return bootstrap.Migrate(ctx, cfg, log)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, "usage: wagate [serve|migrate]")
 		return nil
@@ -74,21 +72,8 @@ func serve(ctx context.Context, cfg bootstrap.Config, log *slog.Logger, stdout i
 	if err != nil {
 		return err
 	}
-	log.Info("wagate listening", "addr", ln.Addr().String(), "database", databaseKind(cfg))
+	log.Info("wagate listening", "addr", ln.Addr().String(), "database", cfg.DatabaseKind())
 	return gw.Serve(ctx, ln)
-}
-
-func migrate(ctx context.Context, cfg bootstrap.Config, log *slog.Logger) error {
-	db, closeDB, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	applied, err := database.Migrate(ctx, db)
-	if err != nil {
-		return errors.Join(err, closeDB())
-	}
-	log.Info("database up to date", "applied", len(applied), "migrations", applied)
-	return closeDB()
 }
 
 // announceKey shows a newly generated key once, and only on a terminal: logs and a
@@ -112,11 +97,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
-}
-
-func databaseKind(cfg bootstrap.Config) string {
-	if cfg.DatabaseURL == "" {
-		return "sqlite (" + cfg.DataDir + "/" + database.SQLiteFile + ")"
-	}
-	return "postgres"
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/adapters/outbound/database/dbtest"
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
@@ -115,7 +116,7 @@ func TestNewConcurrentlyOnPostgres(t *testing.T) {
 	for range n {
 		wg.Go(func() {
 			db := openPostgres(t, url)
-			c, err := New(context.Background(), db, Config{}, testLogger())
+			c, err := New(context.Background(), db, database.Exclusively, Config{}, testLogger())
 			if err == nil {
 				err = c.Close(context.Background())
 			}

@@ -46,10 +46,11 @@ type Client struct {
 
 var _ device.WhatsAppClient = (*Client)(nil)
 
-// New opens whatsmeow's store on db (upgrading its tables) and returns a Client with no
-// session running. With cfg.ServerURL set, every session talks to that server instead of
+// New opens whatsmeow's store on db (upgrading its tables under exclusively, so that
+// gateways sharing db upgrade one at a time) and returns a Client with no session
+// running. With cfg.ServerURL set, every session talks to that server instead of
 // WhatsApp, trusting cfg.RootKey: New logs a loud warning then.
-func New(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logger) (*Client, error) {
+func New(ctx context.Context, db *bun.DB, exclusively Exclusive, cfg Config, log *slog.Logger) (*Client, error) {
 	cfg = cfg.withDefaults()
 	signalSlog.Store(log)
 	libLevel, err := cfg.libraryLevel()
@@ -74,7 +75,7 @@ func New(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logger) (*Client
 		sessions: make(map[device.ID]*session),
 	}
 	c.onWhatsApp.entries = make(map[string]time.Time)
-	c.container, err = openStore(ctx, db, c.libLog("Database"))
+	c.container, err = openStore(ctx, db, exclusively, c.libLog("Database"))
 	if err != nil {
 		return nil, err
 	}

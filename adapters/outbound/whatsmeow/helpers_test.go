@@ -84,7 +84,7 @@ func eachDB(t *testing.T, test func(t *testing.T, db *bun.DB)) {
 
 func newClient(t testing.TB, db *bun.DB, cfg Config) *Client {
 	t.Helper()
-	c, err := New(context.Background(), db, cfg, testLogger())
+	c, err := New(context.Background(), db, database.Exclusively, cfg, testLogger())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

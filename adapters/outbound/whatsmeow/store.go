@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/store/sqlstore"
@@ -13,7 +14,6 @@ import (
 	waLog "go.mau.fi/whatsmeow/util/log"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/adapters/outbound/whatsmeow/msgconv"
 	"github.com/wagate/wagate/domain/device"
 )
@@ -21,16 +21,21 @@ import (
 // upgradeLockKey identifies whatsmeow's schema upgrade among PostgreSQL advisory locks.
 const upgradeLockKey = 0x77616d656f77 // "wameow"
 
+// Exclusive runs fn while no other gateway on db runs fn with the same key. The database
+// adapter provides it (database.Exclusively); New takes it as a parameter because adapters
+// do not import each other.
+type Exclusive func(ctx context.Context, db *bun.DB, key int64, fn func() error) error
+
 // openStore wraps db in a whatsmeow session store and brings its whatsmeow_* tables up
 // to date. whatsmeow's upgrade takes no lock of its own, so it runs exclusively: gateways
 // starting together upgrade one after the other.
-func openStore(ctx context.Context, db *bun.DB, log waLog.Logger) (*sqlstore.Container, error) {
-	dialect := "sqlite"
-	if database.IsPostgres(db) {
-		dialect = "postgres"
+func openStore(ctx context.Context, db *bun.DB, exclusively Exclusive, log waLog.Logger) (*sqlstore.Container, error) {
+	storeDialect := "sqlite"
+	if db.Dialect().Name() == dialect.PG {
+		storeDialect = "postgres"
 	}
-	container := sqlstore.NewWithDB(db.DB, dialect, log)
-	err := database.Exclusively(ctx, db, upgradeLockKey, func() error { return container.Upgrade(ctx) })
+	container := sqlstore.NewWithDB(db.DB, storeDialect, log)
+	err := exclusively(ctx, db, upgradeLockKey, func() error { return container.Upgrade(ctx) })
 	if err != nil {
 		return nil, fmt.Errorf("whatsmeow store: upgrade (SQLite needs foreign keys on): %w", err)
 	}
