@@ -3,6 +3,7 @@ package wasim
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,8 @@ type device struct {
 	conns  []*conn // those connections, oldest first
 	active *conn   // the connection messages are delivered to (sent <passive><active/>)
 
-	pending []pendingMessage // encrypted for this device, not yet receipted
+	pending  []pendingMessage // encrypted for this device, not yet acknowledged, oldest first
+	flushing bool             // a goroutine is writing pending messages to active (see flush)
 }
 
 func (d *device) pnJID() types.JID {
@@ -168,4 +170,52 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// Account is what GET /control/accounts/{phone} returns: an account's
+// linked devices and the messages each has not acknowledged yet.
+type Account struct {
+	Phone string    `json:"phoneNumber"`
+	LID   types.JID `json:"lid"`
+	// Pending is the sum of the devices' Pending.
+	Pending int           `json:"pending"`
+	Devices []DeviceState `json:"devices"`
+}
+
+// DeviceState is one linked device of an Account.
+type DeviceState struct {
+	DeviceID uint16    `json:"deviceId"`
+	JID      types.JID `json:"jid"`
+	LID      types.JID `json:"lid"`
+	// Connected is whether a connection is logged in as the device.
+	Connected bool `json:"connected"`
+	// Pending counts the messages the device has not acknowledged (by a
+	// receipt or an ack): delivered to a connection and not acknowledged
+	// yet, or queued while it was offline. They are sent again, in this
+	// order, at its next login. PendingIDs are their ids, oldest first.
+	Pending    int      `json:"pending"`
+	PendingIDs []string `json:"pendingIds"`
+}
+
+// Account returns the linked devices of account phone, by device id, with
+// their pending messages.
+func (s *Server) Account(phone string) (Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.accountByPhone(phone)
+	if err != nil {
+		return Account{}, err
+	}
+	a := Account{Phone: u.phone, LID: u.lidJID(), Devices: make([]DeviceState, 0, len(u.devices))}
+	for _, d := range u.devices {
+		ds := DeviceState{DeviceID: d.id, JID: d.pnJID(), LID: d.lidJID(), Connected: d.logins > 0,
+			Pending: len(d.pending), PendingIDs: make([]string, len(d.pending))}
+		for i, p := range d.pending {
+			ds.PendingIDs[i] = p.id
+		}
+		a.Pending += ds.Pending
+		a.Devices = append(a.Devices, ds)
+	}
+	slices.SortFunc(a.Devices, func(x, y DeviceState) int { return int(x.DeviceID) - int(y.DeviceID) })
+	return a, nil
 }

@@ -23,6 +23,7 @@ func (s *Server) registerControl(mux *http.ServeMux) {
 	mux.HandleFunc("POST /control/messages", s.ctlSendMessage)
 	mux.HandleFunc("GET /control/messages", s.ctlSent)
 	mux.HandleFunc("GET /control/media/{id}", s.ctlMedia)
+	mux.HandleFunc("GET /control/accounts/{phone}", s.ctlAccount)
 	mux.HandleFunc("POST /control/accounts/{phone}/{action}", s.ctlAccountAction)
 	mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such control endpoint: " + r.Method + " " + r.URL.Path})
@@ -166,6 +167,15 @@ func (s *Server) ctlMedia(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.FileName}))
 	}
 	_, _ = w.Write(f.Data)
+}
+
+func (s *Server) ctlAccount(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Account(r.PathValue("phone"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 // banRequest is the optional body of POST /control/accounts/{phone}/ban.

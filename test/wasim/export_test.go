@@ -28,3 +28,12 @@ func (s *Server) ProvisionDevice(phone string, noisePub, identityPub [32]byte) {
 // MediaAuth is the auth token the media host requires on uploads, for tests
 // that talk to it without a whatsmeow client.
 func (s *Server) MediaAuth() string { return s.media.auth }
+
+// SetBeforeFlushWrite installs a function that runs each time the server
+// is about to write a batch of pending messages to a device, with no lock
+// held: a test can deliver a new message at that moment.
+func (s *Server) SetBeforeFlushWrite(f func()) {
+	s.mu.Lock()
+	s.beforeFlushWrite = f
+	s.mu.Unlock()
+}

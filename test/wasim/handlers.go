@@ -19,8 +19,10 @@ func (s *Server) handleNode(c *conn, node *waBinary.Node) {
 		s.handleOutgoingMessage(c, node)
 	case "receipt":
 		s.handleReceipt(c, node)
-	case "ack", "ib", "presence", "chatstate", "notification", "call":
-		// Acks of what we sent, telemetry and presence: nothing to do.
+	case "ack":
+		s.handleAck(c, node)
+	case "ib", "presence", "chatstate", "notification", "call":
+		// Telemetry and presence: nothing to do.
 	default:
 		c.log.Debug("ignoring stanza", "tag", node.Tag)
 	}
@@ -211,8 +213,9 @@ func errorUserNode(jid types.JID, code int, text string) waBinary.Node {
 
 // handlePassive answers the <passive><active/></passive> whatsmeow sends
 // right before it emits events.Connected. From then on the device gets its
-// messages: first those queued while it was offline, then an <ib><offline>
-// marker (events.OfflineSyncCompleted).
+// messages: first those pending (queued while it was offline, or sent to an
+// earlier connection that did not acknowledge them), in their original
+// order, then an <ib><offline> marker (events.OfflineSyncCompleted).
 func (s *Server) handlePassive(c *conn, node *waBinary.Node, active bool) {
 	_ = c.send(iqResult(node))
 	if !active {
@@ -225,18 +228,11 @@ func (s *Server) handlePassive(c *conn, node *waBinary.Node, active bool) {
 		return
 	}
 	d.active = c
-	pending := make([]waBinary.Node, len(d.pending))
-	for i, p := range d.pending {
-		pending[i] = p.node
-	}
+	count := len(d.pending)
 	s.mu.Unlock()
-	for _, n := range pending {
-		if c.send(n) != nil {
-			return
-		}
-	}
+	s.flush(d)
 	_ = c.send(waBinary.Node{Tag: "ib", Attrs: waBinary.Attrs{"from": types.ServerJID}, Content: []waBinary.Node{
-		{Tag: "offline", Attrs: waBinary.Attrs{"count": strconv.Itoa(len(pending))}},
+		{Tag: "offline", Attrs: waBinary.Attrs{"count": strconv.Itoa(count)}},
 	}})
 }
 
@@ -252,20 +248,34 @@ func (s *Server) handleLogout(c *conn, node *waBinary.Node) {
 	_ = c.send(iqResult(node))
 }
 
-// handleReceipt drops a message from the device's offline queue once the
-// device confirms it. whatsmeow does not wait for receipts to be acked.
+// handleReceipt takes a delivery (or read, played...) receipt for messages
+// the device got as their acknowledgement, which is how whatsmeow confirms
+// a message it decrypted and handled. A retry receipt is not one: it asks
+// the sender to encrypt the message again, and whatsmeow acks the message
+// separately. whatsmeow does not wait for receipts to be acked.
 func (s *Server) handleReceipt(c *conn, node *waBinary.Node) {
+	if node.Attrs["type"] == "retry" {
+		return
+	}
 	id, _ := node.Attrs["id"].(string)
-	var extra []string
+	ids := []string{id}
 	list := node.GetChildByTag("list")
 	for _, item := range list.GetChildren() {
 		if v, ok := item.Attrs["id"].(string); ok {
-			extra = append(extra, v)
+			ids = append(ids, v)
 		}
 	}
-	s.mu.Lock()
-	if d := c.device; d != nil {
-		d.pending = removePending(d.pending, append(extra, id)...)
+	s.acked(c, ids...)
+}
+
+// handleAck takes an <ack class="message"> as the acknowledgement of that
+// message: whatsmeow sends one instead of a receipt for a message it could
+// not decrypt or parse (with an error code or not), and WhatsApp then
+// stops offering it. Acks of other stanzas need nothing.
+func (s *Server) handleAck(c *conn, node *waBinary.Node) {
+	if node.Attrs["class"] != "message" {
+		return
 	}
-	s.mu.Unlock()
+	id, _ := node.Attrs["id"].(string)
+	s.acked(c, id)
 }

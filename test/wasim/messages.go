@@ -38,11 +38,17 @@ type SentText struct {
 	Devices int `json:"devices"`
 }
 
-// pendingMessage is an encrypted message queued for one device until the
-// device sends a receipt for it.
+// pendingMessage is an encrypted message kept for one device until the
+// device acknowledges it (a delivery receipt or an ack, see acked), as
+// WhatsApp keeps it: one that was sent but not acknowledged when its
+// connection ended goes out again, unchanged (same id and ciphertext), at
+// the next login.
 type pendingMessage struct {
 	id   string
 	node waBinary.Node
+	// sentOn is the id of the connection the message was last written to
+	// (0: none yet), so that flush sends each message once per connection.
+	sentOn uint64
 }
 
 func removePending(pending []pendingMessage, ids ...string) []pendingMessage {
@@ -81,8 +87,8 @@ func (s *Server) SendText(ctx context.Context, req TextMessage) (SentText, error
 }
 
 // deliver encrypts msg from contact from for every linked device of
-// account to and sends it to those online; all of them keep it queued
-// until they send a receipt.
+// account to and sends it to those online; all of them keep it pending
+// until they acknowledge it.
 func (s *Server) deliver(ctx context.Context, from, to, pushName string, msg *waE2E.Message) (SentText, error) {
 	body, err := proto.Marshal(msg)
 	if err != nil {
@@ -92,11 +98,7 @@ func (s *Server) deliver(ctx context.Context, from, to, pushName string, msg *wa
 	id := newMessageID()
 	now := time.Now()
 
-	type delivery struct {
-		c    *conn
-		node waBinary.Node
-	}
-	var deliveries []delivery
+	var online []*device
 	var lowKeys []*conn
 
 	s.mu.Lock()
@@ -151,7 +153,7 @@ func (s *Server) deliver(ctx context.Context, from, to, pushName string, msg *wa
 		}
 		d.pending = append(d.pending, pendingMessage{id: id, node: node})
 		if d.active != nil {
-			deliveries = append(deliveries, delivery{d.active, node})
+			online = append(online, d)
 			if countBefore >= lowPreKeyCount && d.preKeyCount < lowPreKeyCount {
 				lowKeys = append(lowKeys, d.active)
 			}
@@ -159,13 +161,67 @@ func (s *Server) deliver(ctx context.Context, from, to, pushName string, msg *wa
 	}
 	s.mu.Unlock()
 
-	for _, dl := range deliveries {
-		_ = dl.c.send(dl.node)
+	for _, d := range online {
+		s.flush(d)
 	}
 	for _, c := range lowKeys {
 		s.notifyPreKeyCount(c)
 	}
 	return SentText{ID: id, Devices: len(ids)}, nil
+}
+
+// flush writes d's pending messages that its active connection has not
+// been sent yet, oldest first. Only one goroutine flushes a device at a
+// time, and it loops until nothing is left, so messages reach the client in
+// the order they were queued even when a login's replay and new deliveries
+// overlap; the others return at once. No lock is held while writing.
+func (s *Server) flush(d *device) {
+	s.mu.Lock()
+	if d.flushing {
+		s.mu.Unlock()
+		return
+	}
+	d.flushing = true
+	for {
+		c := d.active
+		var batch []waBinary.Node
+		if c != nil {
+			for i := range d.pending {
+				if p := &d.pending[i]; p.sentOn != c.id {
+					p.sentOn = c.id
+					batch = append(batch, p.node)
+				}
+			}
+		}
+		if len(batch) == 0 {
+			d.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		hook := s.beforeFlushWrite
+		s.mu.Unlock()
+		if hook != nil {
+			hook()
+		}
+		// A failed write means the connection is gone: what it was not
+		// given stays pending for the next login.
+		for _, n := range batch {
+			if c.send(n) != nil {
+				break
+			}
+		}
+		s.mu.Lock()
+	}
+}
+
+// acked removes the messages ids from the pending list of the device
+// connection c is logged in as: the device has them.
+func (s *Server) acked(c *conn, ids ...string) {
+	s.mu.Lock()
+	if d := c.device; d != nil {
+		d.pending = removePending(d.pending, ids...)
+	}
+	s.mu.Unlock()
 }
 
 // lowPreKeyCount is whatsmeow's MinPreKeyCount: below it the client uploads

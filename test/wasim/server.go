@@ -66,6 +66,11 @@ type Server struct {
 	loggedIn      int
 	pairedDevices int
 	maxLogins     int
+
+	// beforeFlushWrite, when set (by tests only), runs in flush after it
+	// picked a batch and released mu, before writing it: the moment a
+	// concurrent delivery could overtake the batch.
+	beforeFlushWrite func()
 }
 
 // New creates a simulator. Serve it with Serve, or mount Handler on your own
@@ -238,6 +243,9 @@ type Stats struct {
 	// first with a stream-replaced error, as WhatsApp does, but both were
 	// logged in until then).
 	MaxConcurrentLoginsPerDevice int `json:"maxConcurrentLoginsPerDevice"`
+	// PendingMessages is the number of messages linked devices have not
+	// acknowledged yet, over all accounts (see Account).
+	PendingMessages int `json:"pendingMessages"`
 	// HeapInuseBytes and Goroutines describe the whole simulator process;
 	// they are there to measure memory per connection.
 	HeapInuseBytes  uint64 `json:"heapInuseBytes"`
@@ -257,6 +265,9 @@ func (s *Server) Stats() Stats {
 	for _, u := range s.users {
 		if u.isAccount {
 			st.Accounts++
+		}
+		for _, d := range u.devices {
+			st.PendingMessages += len(d.pending)
 		}
 	}
 	s.mu.Unlock()
