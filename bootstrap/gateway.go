@@ -43,17 +43,25 @@ type Gateway struct {
 	// them before Serve.
 	ReadHeaderTimeout, ReadTimeout time.Duration
 
-	sockets *socketio.Gateway
-	log     *slog.Logger
+	sockets  *socketio.Gateway
+	sessions Sessions
+	log      *slog.Logger
+}
+
+// Sessions are the running WhatsApp sessions, as far as shutting down is concerned. Close
+// ends them all without changing the devices, so that the next start restores them, and
+// refuses new ones from then on.
+type Sessions interface {
+	Close(ctx context.Context) error
 }
 
 // NewGateway mounts Socket.io at /ws and the REST API on everything else, on one
 // net/http handler: Socket.io needs net/http's connection hijacking for websockets.
-func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, log *slog.Logger) *Gateway {
+func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, sessions Sessions, log *slog.Logger) *Gateway {
 	mux := http.NewServeMux()
 	mux.Handle(socketio.Path+"/", sockets.Handler())
 	mux.Handle("/", api.Handler())
-	return &Gateway{App: app, Handler: mux, sockets: sockets, log: log,
+	return &Gateway{App: app, Handler: mux, sockets: sockets, sessions: sessions, log: log,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout}
 }
 
@@ -77,8 +85,16 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	g.log.Info("shutting down")
-	// Socket.io first: it owns the hijacked websockets, which http.Server.Shutdown
-	// neither closes nor waits for.
+	// The sessions first, while listeners are still connected: from here on nothing more
+	// is received (so nothing more is acknowledged to WhatsApp), new sessions are refused,
+	// and what the sessions report while they stop still reaches the listeners.
+	cctx, cancelClose := context.WithTimeout(context.Background(), ShutdownTimeout)
+	if err := g.sessions.Close(cctx); err != nil {
+		g.log.Warn("stop WhatsApp sessions", "err", err)
+	}
+	cancelClose()
+	// Then Socket.io: it owns the hijacked websockets, which http.Server.Shutdown neither
+	// closes nor waits for. Last, HTTP.
 	g.sockets.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()

@@ -46,12 +46,14 @@ var memoryStoreSet = wire.NewSet(
 var whatsAppSet = wire.NewSet(
 	provideWhatsApp,
 	wire.Bind(new(device.WhatsAppClient), new(*whatsmeow.Client)),
+	wire.Bind(new(Sessions), new(*whatsmeow.Client)),
 )
 
 // memoryWhatsAppSet stands in for WhatsApp.
 var memoryWhatsAppSet = wire.NewSet(
 	memory.NewWhatsApp,
 	wire.Bind(new(device.WhatsAppClient), new(*memory.WhatsApp)),
+	wire.Bind(new(Sessions), new(*memory.WhatsApp)),
 )
 
 // recordingPublisherSet publishes to Socket.io and records every event, for tests.

@@ -39,7 +39,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	app := application.New(devices, keys, client, gateway, fetcher, clock, log)
 	options := provideRESTOptions(cfg)
 	api := rest.New(app, guard, devices, log, options)
-	bootstrapGateway := NewGateway(app, api, gateway, log)
+	bootstrapGateway := NewGateway(app, api, gateway, client, log)
 	return bootstrapGateway, func() {
 		cleanup2()
 		cleanup()
@@ -62,7 +62,7 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	app := application.New(repository, keys, whatsApp, eventPublisher, fetcher, clock, log)
 	options := provideRESTOptions(cfg)
 	api := rest.New(app, guard, repository, log, options)
-	bootstrapGateway := NewGateway(app, api, gateway, log)
+	bootstrapGateway := NewGateway(app, api, gateway, whatsApp, log)
 	inMemory := &InMemory{
 		Gateway:  bootstrapGateway,
 		WhatsApp: whatsApp,

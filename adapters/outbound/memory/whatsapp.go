@@ -33,6 +33,7 @@ type WhatsApp struct {
 	removed  map[device.ID]bool
 	sent     map[device.ID][]message.Outgoing
 	files    map[string][]file // received media, by device and message id
+	closed   bool
 }
 
 type session struct {
@@ -82,6 +83,9 @@ func (w *WhatsApp) Connect(_ context.Context, s device.Session, h device.Session
 		w.connErr = nil
 		return err
 	}
+	if w.closed {
+		return domain.Errorf(domain.KindUnavailable, "the WhatsApp client is shutting down")
+	}
 	if _, ok := w.sessions[s.DeviceID]; ok {
 		return domain.Errorf(domain.KindConflict, "device %s already has a session", s.DeviceID)
 	}
@@ -120,6 +124,18 @@ func (w *WhatsApp) end(id device.ID) {
 		close(s.queue)
 		delete(w.sessions, id)
 	}
+}
+
+// Close ends every session without reporting anything, as the real client does when the
+// gateway stops, and refuses new ones.
+func (w *WhatsApp) Close(context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for id := range w.sessions {
+		w.end(id)
+	}
+	return nil
 }
 
 func (w *WhatsApp) Disconnect(_ context.Context, id device.ID) error {

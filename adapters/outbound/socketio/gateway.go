@@ -113,6 +113,9 @@ type Gateway struct {
 	mu       sync.Mutex
 	byKey    map[key.ID]map[*socket.Socket]struct{}
 	failures sync.Map // engine.Socket -> *atomic.Int32
+	// pending counts, per engine connection, the packets queued and not yet handed to
+	// its transport (see guard); Close waits for them.
+	pending sync.Map // engine.Socket -> *atomic.Int64
 	stop     chan struct{}
 
 	origins origins
@@ -198,12 +201,41 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 // shuts down: Socket.io owns the hijacked websocket connections.
 func (g *Gateway) Close() {
 	close(g.stop)
+	g.drain(drainTimeout)
 	done := make(chan struct{})
 	g.io.Close(func(error) { close(done) })
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		g.log.Warn("socket.io did not close within 5s")
+	}
+}
+
+// drainTimeout bounds how long Close waits for the events already emitted to go out.
+const drainTimeout = 2 * time.Second
+
+// drain waits until every connection has written the packets queued for it, or until
+// timeout: events published just before Close still reach their listeners. A packet is
+// queued (pending, see guard), then handed to the transport, which writes it from a
+// queue of its own and is not writable until it has.
+func (g *Gateway) drain(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		busy := 0
+		g.pending.Range(func(k, v any) bool {
+			if v.(*atomic.Int64).Load() > 0 || !k.(engine.Socket).Transport().Writable() {
+				busy++
+			}
+			return true
+		})
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			g.log.Warn("socket.io: closing connections with events not yet sent", "connections", busy)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -529,8 +561,12 @@ func (g *Gateway) stripe(id device.ID) *stripe {
 // connection is closed rather than let the buffer grow. The client reconnects and gets
 // the current state again.
 func (g *Gateway) guard(conn engine.Socket) {
-	_ = conn.On("close", func(...any) { g.failures.Delete(conn) })
-	var pending atomic.Int64
+	pending := new(atomic.Int64)
+	g.pending.Store(conn, pending)
+	_ = conn.On("close", func(...any) {
+		g.failures.Delete(conn)
+		g.pending.Delete(conn)
+	})
 	var closing atomic.Bool
 	_ = conn.On("packetCreate", func(...any) {
 		if pending.Add(1) > g.maxBuffered && closing.CompareAndSwap(false, true) {
