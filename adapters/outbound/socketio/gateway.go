@@ -116,7 +116,7 @@ type Gateway struct {
 	// pending counts, per engine connection, the packets queued and not yet handed to
 	// its transport (see guard); Close waits for them.
 	pending sync.Map // engine.Socket -> *atomic.Int64
-	stop     chan struct{}
+	stop    chan struct{}
 
 	origins origins
 
