@@ -217,7 +217,10 @@ func isJSON(mt string) bool {
 
 // mediaType is the lower-case type of a Content-Type header, without its parameters.
 func mediaType(contentType string) string {
-	mt, _, _ := mime.ParseMediaType(contentType)
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return "" // a malformed header names no type, even when its type part parses
+	}
 	return mt
 }
 
