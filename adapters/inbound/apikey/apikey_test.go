@@ -29,6 +29,7 @@ func newGuard(t *testing.T, o apikey.Options) (*apikey.Guard, *bytes.Buffer, *me
 var ctx = context.Background()
 
 func TestCheckAnswersTheContractErrors(t *testing.T) {
+	t.Parallel()
 	g, logs, _ := newGuard(t, apikey.Options{})
 	for _, tc := range []struct {
 		secret, want string
@@ -64,9 +65,10 @@ func TestCheckAnswersTheContractErrors(t *testing.T) {
 }
 
 func TestCreatedKeysExpireAndRevoke(t *testing.T) {
+	t.Parallel()
 	g, _, keys := newGuard(t, apikey.Options{})
 	now := time.Now()
-	k, secret, err := key.New("soon", key.RoleReadOnly, nil, now.Add(300*time.Millisecond), now)
+	k, secret, err := key.New("soon", key.RoleReadOnly, nil, now.Add(2*time.Second), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestCreatedKeysExpireAndRevoke(t *testing.T) {
 	if err != nil || a.KeyID != k.ID() || a.Role != key.RoleReadOnly {
 		t.Fatalf("fresh key: %+v %v", a, err)
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(time.Until(now.Add(2*time.Second)) + 50*time.Millisecond)
 	if _, err := g.Check(ctx, secret, "192.0.2.1:1", "test"); !errors.Is(err, key.ErrInvalid) {
 		t.Fatalf("expired key: %v, want Invalid API key", err)
 	}
@@ -94,6 +96,7 @@ func TestCreatedKeysExpireAndRevoke(t *testing.T) {
 }
 
 func TestFailuresAreThrottledPerAddress(t *testing.T) {
+	t.Parallel()
 	g, logs, _ := newGuard(t, apikey.Options{FailureBurst: 5, FailureEvery: time.Hour})
 	for i := range 5 {
 		if _, err := g.Check(ctx, "wrong", "192.0.2.7:1000", "test"); !errors.Is(err, key.ErrInvalid) {
@@ -127,6 +130,7 @@ func TestFailuresAreThrottledPerAddress(t *testing.T) {
 }
 
 func TestTrackedAddressesAreBounded(t *testing.T) {
+	t.Parallel()
 	g, _, _ := newGuard(t, apikey.Options{FailureBurst: 1, FailureEvery: time.Hour, Addresses: 2})
 	_, _ = g.Check(ctx, "wrong", "192.0.2.1:1", "test")
 	if _, err := g.Check(ctx, "wrong", "192.0.2.1:1", "test"); domain.KindOf(err) != domain.KindRateLimited {

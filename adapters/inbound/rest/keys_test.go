@@ -126,12 +126,14 @@ func TestRolesAndRevocation(t *testing.T) {
 }
 
 func TestExpiredKeysAreRefused(t *testing.T) {
+	t.Parallel()
 	s := start(t, key, nil)
-	secret, _ := s.newKey(t, `{"name":"brief","role":"read-only","expiresAt":"`+time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)+`"}`)
+	expires := time.Now().Add(2 * time.Second)
+	secret, _ := s.newKey(t, `{"name":"brief","role":"read-only","expiresAt":"`+expires.UTC().Format(time.RFC3339Nano)+`"}`)
 	if r := s.as(t, secret, "GET", "/api/v1/devices", ""); r.status != 200 {
 		t.Fatalf("before expiry: %d %s", r.status, r.body)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(time.Until(expires) + 50*time.Millisecond)
 	if r := s.as(t, secret, "GET", "/api/v1/devices", ""); r.status != 401 {
 		t.Fatalf("after expiry: %d %s", r.status, r.body)
 	}
