@@ -63,15 +63,16 @@ func New(auth Authenticator, log *slog.Logger, o Options) *Guard {
 	return &Guard{auth: auth, log: log, opts: o, buckets: buckets}
 }
 
-// ErrThrottled is the message of an attempt refused because its address failed too
+// ThrottledMessage is the message of an attempt refused because its address failed too
 // often; the error is a domain.KindRateLimited domain.Error whose RetryAfter says when
 // the address may try again.
-const ErrThrottled = "Too many failed authentication attempts: retry later"
+const ThrottledMessage = "Too many failed authentication attempts: retry later"
 
 // Check returns what secret allows. A failure counts against the client's address
 // (remote, as host:port or host); once its budget is spent, failures come back as
-// domain.KindRateLimited errors (ErrThrottled). Only failures count: a valid key is never held back by others' failures
-// from the same address. via names the transport in logs.
+// domain.KindRateLimited errors (ThrottledMessage). Only failures count: a valid key is
+// never held back by others' failures from the same address. via names the transport
+// in logs.
 func (g *Guard) Check(ctx context.Context, secret, remote, via string) (key.Access, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
 	defer cancel()
@@ -82,7 +83,7 @@ func (g *Guard) Check(ctx context.Context, secret, remote, via string) (key.Acce
 	prefix := clientPrefix(remote)
 	if wait, ok := g.fail(prefix); !ok {
 		g.log.Warn("authentication throttled", "via", via, "client", prefix.String(), "reason", err.Error(), "retry_after", wait.Round(time.Millisecond))
-		return key.Access{}, &domain.Error{Kind: domain.KindRateLimited, Message: ErrThrottled, RetryAfter: wait}
+		return key.Access{}, &domain.Error{Kind: domain.KindRateLimited, Message: ThrottledMessage, RetryAfter: wait}
 	}
 	g.log.Warn("authentication failed", "via", via, "client", prefix.String(), "reason", err.Error())
 	return key.Access{}, err

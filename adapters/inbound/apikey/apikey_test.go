@@ -104,7 +104,7 @@ func TestFailuresAreThrottledPerAddress(t *testing.T) {
 		}
 	}
 	_, err := g.Check(ctx, "wrong", "192.0.2.7:2000", "test") // another port: the same client
-	if domain.KindOf(err) != domain.KindRateLimited || err.Error() != apikey.ErrThrottled {
+	if domain.KindOf(err) != domain.KindRateLimited || err.Error() != apikey.ThrottledMessage {
 		t.Fatalf("6th failure: %v, want throttled", err)
 	}
 	if d := domain.RetryAfterOf(err); d < 59*time.Minute || d > time.Hour {

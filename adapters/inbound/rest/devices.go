@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/key"
 )
 
 // deviceJSON is a device as the API shows it. Optional values are null until known.
@@ -64,23 +66,28 @@ type nameJSON struct {
 }
 
 // scope checks the caller's key against the device in the path, once for every device
-// route: reading needs the device in the key's scope, anything else a key that may write
-// to it. Handlers take the device id from here (deviceOf), never from the query or body.
+// route. Handlers take the device id from here (deviceOf), never from the query or body.
 func (a *API) scope(c *fiber.Ctx) error {
-	id, err := device.ParseID(c.Params("id"))
-	if err != nil {
-		return err
-	}
-	if c.Method() == fiber.MethodGet {
-		err = accessOf(c).Read(id)
-	} else {
-		err = accessOf(c).Write(id)
-	}
+	id, err := scopedDevice(accessOf(c), c.Method(), c.Params("id"))
 	if err != nil {
 		return err
 	}
 	c.Locals(deviceLocal, id)
 	return c.Next()
+}
+
+// scopedDevice parses the device id of a path and checks it against the caller's key,
+// for the fiber routes and the net/http ones alike: reading (GET, HEAD) needs the device
+// in the key's scope, anything else a key that may write to it.
+func scopedDevice(access key.Access, method, raw string) (device.ID, error) {
+	id, err := device.ParseID(raw)
+	if err != nil {
+		return "", err
+	}
+	if method == http.MethodGet || method == http.MethodHead {
+		return id, access.Read(id)
+	}
+	return id, access.Write(id)
 }
 
 const deviceLocal = "wagate.device"

@@ -85,6 +85,9 @@ func describe(err error) (code, message string) {
 	if e, ok := errors.AsType[*apiError](err); ok {
 		return e.code, e.message
 	}
+	if e, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return codeTooLarge, fmt.Sprintf("request body too large (limit %d bytes)", e.Limit)
+	}
 	if e, ok := errors.AsType[*fiber.Error](err); ok {
 		switch e.Code {
 		case fiber.StatusNotFound:
@@ -101,9 +104,9 @@ func describe(err error) (code, message string) {
 	return string(domain.KindInternal), genericInternalReason
 }
 
-func tooLarge(limit int64) error {
-	return errorf(codeTooLarge, "request body too large (limit %d bytes)", limit)
-}
+// tooLarge refuses a body that announces more than limit bytes; reading past the limit
+// through http.MaxBytesReader fails with the same error, which describe turns into 413.
+func tooLarge(limit int64) error { return &http.MaxBytesError{Limit: limit} }
 
 // retryAfter is the Retry-After header an error asks for, "" for none: whole seconds,
 // rounded up.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain"
-	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/message"
 )
@@ -80,11 +79,8 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, access *key.Ac
 }
 
 func (a *API) send(w http.ResponseWriter, r *http.Request, access *key.Access) (message.Receipt, error) {
-	id, err := device.ParseID(r.PathValue("id"))
+	id, err := scopedDevice(*access, r.Method, r.PathValue("id"))
 	if err != nil {
-		return message.Receipt{}, err
-	}
-	if err := access.Write(id); err != nil {
 		return message.Receipt{}, err
 	}
 	if r.ContentLength > a.maxSendBytes {
@@ -109,9 +105,7 @@ func (a *API) send(w http.ResponseWriter, r *http.Request, access *key.Access) (
 	default:
 		err = errorf(codeUnsupportedMedia, "Content-Type must be application/json or multipart/form-data")
 	}
-	if isTooLarge(err) {
-		return message.Receipt{}, tooLarge(a.maxSendBytes)
-	} else if err != nil {
+	if err != nil {
 		return message.Receipt{}, err
 	}
 	if m := cmd.Message.Media; m != nil && int64(len(m.Data)) > a.opts.MaxMediaBytes {
@@ -315,10 +309,7 @@ func (a *API) requestPairingCode(c *fiber.Ctx) error {
 // downloaded to, with its real size, ranges and conditional requests. ?chat= and
 // ?sender= (a JID or phone number) pick one message when several senders used its id.
 func (a *API) getMedia(w http.ResponseWriter, r *http.Request, access *key.Access) {
-	id, err := device.ParseID(r.PathValue("id"))
-	if err == nil {
-		err = access.Read(id)
-	}
+	id, err := scopedDevice(*access, r.Method, r.PathValue("id"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

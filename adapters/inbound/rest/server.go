@@ -148,16 +148,16 @@ func presentedKey(h http.Header) string {
 // serveFiber runs the request through fiber with access in its Locals. fiber's own
 // adaptor reads bodies without a limit and cannot pass values along, hence this one.
 func (a *API) serveFiber(w http.ResponseWriter, r *http.Request, access *key.Access) {
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
 	if r.ContentLength > MaxBodyBytes {
 		a.writeError(w, r, tooLarge(MaxBodyBytes)) // refused from its announced length, unread
 		return
 	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
 	if r.Body != nil && r.ContentLength != 0 {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 		if isTooLarge(err) {
-			a.writeError(w, r, tooLarge(MaxBodyBytes))
+			a.writeError(w, r, err)
 			return
 		} else if err != nil {
 			return // the client went away
