@@ -108,15 +108,11 @@ type Gateway struct {
 	maxPerKey   int
 
 	// byKey holds the open listeners of each key, for the connection cap and to close
-	// them when their key is revoked; failures counts the failed key checks of each
-	// engine connection.
-	mu       sync.Mutex
-	byKey    map[key.ID]map[*socket.Socket]struct{}
-	failures sync.Map // engine.Socket -> *atomic.Int32
-	// pending counts, per engine connection, the packets queued and not yet handed to
-	// its transport (see guard); Close waits for them.
-	pending sync.Map // engine.Socket -> *atomic.Int64
-	stop    chan struct{}
+	// them when their key is revoked.
+	mu    sync.Mutex
+	byKey map[key.ID]map[*socket.Socket]struct{}
+	conns sync.Map // engine.Socket -> *connState, from guard until the connection closes
+	stop  chan struct{}
 
 	origins origins
 
@@ -130,6 +126,12 @@ type Gateway struct {
 	// stripes order, per device, the events published and the state sent to a
 	// listener that just connected (see welcome).
 	stripes [256]stripe
+}
+
+// connState is what the gateway counts of one engine connection.
+type connState struct {
+	pending  atomic.Int64 // packets queued and not yet handed to the transport (see guard)
+	failures atomic.Int32 // failed key checks (see failed)
 }
 
 // stripe serializes the devices that hash to it. version counts the state and qr events
@@ -222,8 +224,8 @@ func (g *Gateway) drain(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		busy := 0
-		g.pending.Range(func(k, v any) bool {
-			if v.(*atomic.Int64).Load() > 0 || !k.(engine.Socket).Transport().Writable() {
+		g.conns.Range(func(k, v any) bool {
+			if v.(*connState).pending.Load() > 0 || !k.(engine.Socket).Transport().Writable() {
 				busy++
 			}
 			return true
@@ -274,8 +276,11 @@ func (g *Gateway) admit(s *socket.Socket) (key.Access, *socket.ExtendedError) {
 // failed counts a failed key check on an engine connection, and closes the connection
 // after maxFailuresPerConnection of them.
 func (g *Gateway) failed(conn engine.Socket) {
-	v, _ := g.failures.LoadOrStore(conn, new(atomic.Int32))
-	if v.(*atomic.Int32).Add(1) == maxFailuresPerConnection {
+	v, ok := g.conns.Load(conn)
+	if !ok {
+		return // closed already: nothing to count, and nothing stored that close would not remove
+	}
+	if v.(*connState).failures.Add(1) == maxFailuresPerConnection {
 		g.log.Warn("socket.io: closing a connection that failed its key check repeatedly", "remote", conn.RemoteAddress())
 		// After the error packet has gone out: the client is told why first.
 		time.AfterFunc(100*time.Millisecond, func() { conn.Close(true) })
@@ -561,12 +566,10 @@ func (g *Gateway) stripe(id device.ID) *stripe {
 // connection is closed rather than let the buffer grow. The client reconnects and gets
 // the current state again.
 func (g *Gateway) guard(conn engine.Socket) {
-	pending := new(atomic.Int64)
-	g.pending.Store(conn, pending)
-	_ = conn.On("close", func(...any) {
-		g.failures.Delete(conn)
-		g.pending.Delete(conn)
-	})
+	st := new(connState)
+	g.conns.Store(conn, st)
+	_ = conn.On("close", func(...any) { g.conns.Delete(conn) })
+	pending := &st.pending
 	var closing atomic.Bool
 	_ = conn.On("packetCreate", func(...any) {
 		if pending.Add(1) > g.maxBuffered && closing.CompareAndSwap(false, true) {
