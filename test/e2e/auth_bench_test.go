@@ -38,7 +38,7 @@ func benchValidConnect(b *testing.B, transport string, flood bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	base, stop := serveBench(b, gw.Gateway)
+	base, stop := serve(b, gw.Gateway)
 	defer stop()
 	ctx := context.Background()
 	connect := func() error {
@@ -140,16 +140,4 @@ func fromAddress(from string) *http.Client {
 	}
 	c, _ := clients.LoadOrStore(from, &http.Client{Transport: &http.Transport{DialContext: localDialer(from).DialContext}})
 	return c.(*http.Client)
-}
-
-// serveBench is serve for benchmarks.
-func serveBench(b *testing.B, gw *bootstrap.Gateway) (string, func()) {
-	ln, err := listenLoopback()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, ln) }()
-	return "http://" + ln.Addr().String(), func() { cancel(); <-done }
 }

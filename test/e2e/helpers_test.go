@@ -25,13 +25,13 @@ func quietLog() *slog.Logger {
 
 // serve runs gw on a loopback port and returns its base URL and a function that shuts it
 // down gracefully (also called when the test ends).
-func serve(t *testing.T, gw *bootstrap.Gateway) (string, func()) {
+func serve(t testing.TB, gw *bootstrap.Gateway) (string, func()) {
 	t.Helper()
 	return serveOn(t, gw, "127.0.0.1:0")
 }
 
 // serveOn is serve on a given address.
-func serveOn(t *testing.T, gw *bootstrap.Gateway, addr string) (string, func()) {
+func serveOn(t testing.TB, gw *bootstrap.Gateway, addr string) (string, func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

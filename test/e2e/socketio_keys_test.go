@@ -104,8 +104,6 @@ func localDialer(from string) *net.Dialer {
 	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 }
 
-func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
-
 // rawConnect opens an engine.io websocket from the given loopback address and asks to
 // join namespace with key, returning the connection and the server's answer packet.
 func rawConnect(ctx context.Context, base, from, namespace, key string) (*websocket.Conn, string, error) {
