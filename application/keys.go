@@ -130,8 +130,8 @@ func (h CreateKeyHandler) Handle(ctx context.Context, cmd CreateKey) (CreatedKey
 	if err != nil {
 		return CreatedKey{}, err
 	}
-	if len(cmd.Devices) > key.MaxDevices {
-		return CreatedKey{}, domain.Errorf(domain.KindInvalid, "a key may be limited to at most %d devices", key.MaxDevices)
+	if len(cmd.Devices) > key.MaxDevices { // before looking each one up
+		return CreatedKey{}, key.ErrTooManyDevices
 	}
 	ids := make([]device.ID, 0, len(cmd.Devices))
 	for _, s := range cmd.Devices {

@@ -23,6 +23,9 @@ const MaxNameLength = 100
 // MaxDevices is how many devices one key may be limited to.
 const MaxDevices = 1000
 
+// ErrTooManyDevices refuses a key limited to more than MaxDevices devices.
+var ErrTooManyDevices = domain.Errorf(domain.KindInvalid, "a key may be limited to at most %d devices", MaxDevices)
+
 // Prefix starts every secret the gateway issues, so that leaked keys are easy to scan for.
 const Prefix = "wag_"
 
@@ -116,7 +119,7 @@ func New(name string, role Role, devices []device.ID, expiresAt, now time.Time) 
 	case role == RoleAdmin && len(devices) > 0:
 		return nil, "", domain.Errorf(domain.KindInvalid, "an admin key manages every device and key: it cannot be limited to devices")
 	case len(devices) > MaxDevices:
-		return nil, "", domain.Errorf(domain.KindInvalid, "a key may be limited to at most %d devices", MaxDevices)
+		return nil, "", ErrTooManyDevices
 	case !expiresAt.IsZero() && !expiresAt.After(now):
 		return nil, "", domain.Errorf(domain.KindInvalid, "expiresAt must be in the future")
 	}
