@@ -72,7 +72,7 @@ func (a *API) listKeys(c *fiber.Ctx) error {
 }
 
 func (a *API) revokeKey(c *fiber.Ctx) error {
-	if err := a.app.Commands.RevokeKey.Handle(c.UserContext(), application.RevokeKey{ID: c.Params("keyId")}); err != nil {
+	if err := a.app.Commands.RevokeKey.Handle(c.UserContext(), application.RevokeKey{ID: c.Params("id")}); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -103,7 +103,7 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	keys := v1.Group("/keys", a.adminOnly)
 	keys.Post("", a.createKey)
 	keys.Get("", a.listKeys)
-	keys.Delete("/:keyId", a.revokeKey)
+	keys.Delete("/:id", a.revokeKey)
 	a.fiber = f
 	return a
 }
