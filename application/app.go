@@ -3,7 +3,6 @@
 package application
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -33,6 +32,9 @@ type Commands struct {
 	RevokeKey          RevokeKeyHandler
 	// Sessions takes what WhatsApp sessions report; the WhatsApp client calls it.
 	Sessions *SessionEventsHandler
+	// Feed hands committed events to listeners; it runs for as long as the gateway.
+	Feed     *Feed
+	PruneLog PruneLogHandler
 }
 
 // Queries read devices and keys.
@@ -40,29 +42,34 @@ type Queries struct {
 	GetDevice   GetDeviceHandler
 	ListDevices ListDevicesHandler
 	GetQR       GetQRHandler
-	GetMedia    GetMediaHandler
-	ListKeys    ListKeysHandler
+	GetMedia     GetMediaHandler
+	ListEvents   ListEventsHandler
+	ListMessages ListMessagesHandler
+	ListKeys     ListKeysHandler
 }
 
 // Clock tells the time; tests pass a fixed one.
 type Clock func() time.Time
 
-// New builds every use case over the given ports.
-func New(repo device.Repository, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, log *slog.Logger) App {
-	p := publisher{pub: pub, log: log}
-	sessions := &SessionEventsHandler{repo: repo, pub: p, clock: clock, log: log}
+// New builds every use case over the given ports. The feed hands committed events to
+// pub; the caller runs it (App.Commands.Feed.Run).
+func New(repo device.Repository, msgs device.Messages, events device.EventLog, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, log *slog.Logger) App {
+	feed := NewFeed(events, pub, log)
+	sessions := &SessionEventsHandler{repo: repo, msgs: msgs, feed: feed, clock: clock, log: log}
 	return App{
 		Commands: Commands{
 			CreateDevice:       CreateDeviceHandler{repo: repo, clock: clock},
 			RenameDevice:       RenameDeviceHandler{repo: repo, clock: clock},
-			DeleteDevice:       DeleteDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
-			ConnectDevice:      ConnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock, sessions: sessions, log: log},
-			DisconnectDevice:   DisconnectDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
-			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, pub: p, clock: clock},
+			DeleteDevice:       DeleteDeviceHandler{repo: repo, wa: wa, feed: feed, clock: clock},
+			ConnectDevice:      ConnectDeviceHandler{repo: repo, wa: wa, feed: feed, clock: clock, sessions: sessions, log: log},
+			DisconnectDevice:   DisconnectDeviceHandler{repo: repo, wa: wa, feed: feed, clock: clock},
+			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, feed: feed, clock: clock},
 			RequestPairingCode: RequestPairingCodeHandler{repo: repo, wa: wa},
 			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher},
-			RestoreSessions:    RestoreSessionsHandler{repo: repo, wa: wa, pub: p, clock: clock, sessions: sessions, log: log},
+			RestoreSessions:    RestoreSessionsHandler{repo: repo, wa: wa, feed: feed, clock: clock, sessions: sessions, log: log},
 			Sessions:           sessions,
+			Feed:               feed,
+			PruneLog:           PruneLogHandler{events: events, msgs: msgs, clock: clock},
 			CreateKey:          CreateKeyHandler{keys: keys, devices: repo, clock: clock},
 			RevokeKey:          RevokeKeyHandler{keys: keys},
 		},
@@ -71,22 +78,9 @@ func New(repo device.Repository, keys key.Repository, wa device.WhatsAppClient, 
 			ListDevices: ListDevicesHandler{repo: repo},
 			GetQR:       GetQRHandler{repo: repo, clock: clock},
 			GetMedia:    GetMediaHandler{repo: repo, wa: wa},
+			ListEvents:  ListEventsHandler{repo: repo, events: events},
+			ListMessages: ListMessagesHandler{repo: repo, msgs: msgs},
 			ListKeys:    ListKeysHandler{keys: keys},
 		},
-	}
-}
-
-// publisher publishes events after the change that produced them is stored. A failure
-// to publish does not undo the change, so it is logged rather than returned.
-type publisher struct {
-	pub device.EventPublisher
-	log *slog.Logger
-}
-
-func (p publisher) publish(ctx context.Context, events ...device.Event) {
-	for _, e := range events {
-		if err := p.pub.Publish(ctx, e); err != nil {
-			p.log.ErrorContext(ctx, "publish event", "event", e.Name(), "device", e.Head().DeviceID, "err", err)
-		}
 	}
 }

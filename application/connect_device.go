@@ -17,7 +17,7 @@ type ConnectDevice struct {
 type ConnectDeviceHandler struct {
 	repo     device.Repository
 	wa       device.WhatsAppClient
-	pub      publisher
+	feed     *Feed
 	clock    Clock
 	sessions *SessionEventsHandler
 	log      *slog.Logger
@@ -34,7 +34,7 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 	if err != nil {
 		return Device{}, err
 	}
-	h.pub.publish(ctx, d.PullEvents()...)
+	h.feed.Wake()
 
 	if err := startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID()); domain.KindOf(err) == domain.KindNotFound {
 		return Device{}, err // deleted meanwhile

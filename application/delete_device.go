@@ -14,7 +14,7 @@ type DeleteDevice struct {
 type DeleteDeviceHandler struct {
 	repo  device.Repository
 	wa    device.WhatsAppClient
-	pub   publisher
+	feed  *Feed
 	clock Clock
 }
 
@@ -36,16 +36,12 @@ func (h DeleteDeviceHandler) Handle(ctx context.Context, cmd DeleteDevice) error
 	if err := h.wa.Remove(ctx, device.Session{DeviceID: id, JID: d.JID()}); err != nil {
 		return fmt.Errorf("remove session: %w", err)
 	}
-	if err := h.repo.Delete(ctx, id); err != nil {
+	if err := h.repo.Delete(ctx, id, func(d *device.Device) error { d.Remove(h.clock()); return nil }); err != nil {
 		return err
 	}
+	h.feed.Wake()
 	if err := h.wa.Remove(context.WithoutCancel(ctx), device.Session{DeviceID: id, JID: d.JID()}); err != nil {
 		return fmt.Errorf("remove a session started during the delete: %w", err)
-	}
-	if d.Status().Live() {
-		h.pub.publish(ctx, device.Disconnected{
-			Header: device.Header{DeviceID: id, At: h.clock().UTC()}, Reason: device.ReasonDeleted,
-		})
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ type DisconnectDevice struct {
 type DisconnectDeviceHandler struct {
 	repo  device.Repository
 	wa    device.WhatsAppClient
-	pub   publisher
+	feed  *Feed
 	clock Clock
 }
 
@@ -29,7 +29,7 @@ func (h DisconnectDeviceHandler) Handle(ctx context.Context, cmd DisconnectDevic
 	if err != nil {
 		return Device{}, err
 	}
-	defer h.pub.publish(ctx, d.PullEvents()...)
+	h.feed.Wake()
 	if err := h.wa.Disconnect(ctx, id); err != nil {
 		return Device{}, fmt.Errorf("end session: %w", err)
 	}

@@ -36,11 +36,9 @@ type ListDevicesHandler struct {
 }
 
 func (h ListDevicesHandler) Handle(ctx context.Context, q ListDevices) (DevicePage, error) {
-	if q.Limit == 0 {
-		q.Limit = DefaultPageSize
-	}
-	if q.Limit < 1 || q.Limit > MaxPageSize {
-		return DevicePage{}, domain.Errorf(domain.KindInvalid, "limit must be between 1 and %d", MaxPageSize)
+	var err error
+	if q.Limit, err = pageLimit(q.Limit, DefaultPageSize, MaxPageSize); err != nil {
+		return DevicePage{}, err
 	}
 	if q.Offset < 0 {
 		return DevicePage{}, domain.Errorf(domain.KindInvalid, "offset must not be negative")

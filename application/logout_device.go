@@ -14,7 +14,7 @@ type LogoutDevice struct {
 type LogoutDeviceHandler struct {
 	repo  device.Repository
 	wa    device.WhatsAppClient
-	pub   publisher
+	feed  *Feed
 	clock Clock
 }
 
@@ -32,7 +32,7 @@ func (h LogoutDeviceHandler) Handle(ctx context.Context, cmd LogoutDevice) (Devi
 	if err != nil {
 		return Device{}, err
 	}
-	defer h.pub.publish(ctx, d.PullEvents()...)
+	h.feed.Wake()
 	if err := h.wa.Logout(ctx, device.Session{DeviceID: id, JID: jid}); err != nil {
 		return Device{}, fmt.Errorf("log out session: %w", err)
 	}

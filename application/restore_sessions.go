@@ -36,7 +36,7 @@ var errChanged = errors.New("changed since the gateway started")
 type RestoreSessionsHandler struct {
 	repo     device.Repository
 	wa       device.WhatsAppClient
-	pub      publisher
+	feed     *Feed
 	clock    Clock
 	sessions *SessionEventsHandler
 	log      *slog.Logger
@@ -119,7 +119,7 @@ func (h RestoreSessionsHandler) restore(ctx context.Context, id device.ID, start
 	if err != nil {
 		return err
 	}
-	h.pub.publish(ctx, d.PullEvents()...)
+	h.feed.Wake()
 	err = startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID())
 	if domain.KindOf(err) == domain.KindConflict {
 		return errChanged // the API started it meanwhile

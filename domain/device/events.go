@@ -11,6 +11,7 @@ import (
 type Event interface {
 	Name() string
 	Head() Header
+	fill(payload map[string]any) // its own fields of the payload (payload.go)
 }
 
 // Header is what every event carries: which device, and when.

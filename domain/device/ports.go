@@ -13,10 +13,13 @@ type Repository interface {
 	Create(ctx context.Context, d *Device) error
 	Get(ctx context.Context, id ID) (*Device, error)
 	List(ctx context.Context, f Filter) (Page, error)
-	// Update loads the device, applies fn and stores the result atomically. When fn
+	// Update loads the device, applies fn and stores the result together with the
+	// events fn recorded (appended to the event log, see PullEvents), atomically. When fn
 	// returns an error nothing is stored and that error is returned.
 	Update(ctx context.Context, id ID, fn func(*Device) error) (*Device, error)
-	Delete(ctx context.Context, id ID) error
+	// Delete loads the device, applies fn, then deletes the device and its messages and
+	// appends the events fn recorded, atomically.
+	Delete(ctx context.Context, id ID, fn func(*Device) error) error
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 }
@@ -67,14 +70,17 @@ type Session struct {
 }
 
 // SessionHandler receives what a session reports. The WhatsApp client calls it from one
-// goroutine per device, so it may take its time without reordering a device's news.
+// goroutine per device, so it may take its time without reordering a device's news. An
+// error means the news was not stored: for a message, the client must not acknowledge
+// it to WhatsApp, which then delivers it again.
 type SessionHandler interface {
-	HandleSession(ctx context.Context, id ID, ev SessionEvent)
+	HandleSession(ctx context.Context, id ID, ev SessionEvent) error
 }
 
-// EventPublisher tells listeners about device events.
+// EventPublisher tells listeners about events once they are in the log: in the order of
+// their ids, each once.
 type EventPublisher interface {
-	Publish(ctx context.Context, e Event) error
+	Publish(ctx context.Context, r Record) error
 }
 
 // NotFound is the error repositories return for a device they do not have.

@@ -27,8 +27,11 @@ type SessionConnected struct{ PushName string }
 // after the login).
 type SessionProfile struct{ PushName string }
 
-// SessionMessage: a message arrived.
-type SessionMessage struct{ Message message.Message }
+// SessionMessage: a message arrived. Raw is the client's own encoding of it (see Stored).
+type SessionMessage struct {
+	Message message.Message
+	Raw     []byte
+}
 
 // SessionDisconnected: the connection ended. With Reconnecting the session is recovering
 // by itself; without it, it has stopped (for example when no QR code was scanned).

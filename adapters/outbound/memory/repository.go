@@ -13,16 +13,19 @@ import (
 	"github.com/wagate/wagate/domain/device"
 )
 
-// Repository keeps devices in a map.
+// Repository keeps devices in a map, and appends their events to the log.
 type Repository struct {
 	mu      sync.Mutex
 	devices map[device.ID]device.Snapshot
+	log     *Log
+	msgs    *Messages
 }
 
 var _ device.Repository = (*Repository)(nil)
 
-func NewRepository() *Repository {
-	return &Repository{devices: make(map[device.ID]device.Snapshot)}
+// NewRepository keeps devices whose events go to log and whose messages msgs keeps.
+func NewRepository(log *Log, msgs *Messages) *Repository {
+	return &Repository{devices: make(map[device.ID]device.Snapshot), log: log, msgs: msgs}
 }
 
 func (r *Repository) Create(_ context.Context, d *device.Device) error {
@@ -78,17 +81,29 @@ func (r *Repository) Update(_ context.Context, id device.ID, fn func(*device.Dev
 	if err := fn(d); err != nil {
 		return nil, err
 	}
+	if err := r.log.append(d.PullEvents()); err != nil {
+		return nil, err
+	}
 	r.devices[id] = d.Snapshot()
 	return d, nil
 }
 
-func (r *Repository) Delete(_ context.Context, id device.ID) error {
+func (r *Repository) Delete(_ context.Context, id device.ID, fn func(*device.Device) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.devices[id]; !ok {
+	s, ok := r.devices[id]
+	if !ok {
 		return device.NotFound(id)
 	}
+	d := device.Rehydrate(s)
+	if err := fn(d); err != nil {
+		return err
+	}
+	if err := r.log.append(d.PullEvents()); err != nil {
+		return err
+	}
 	delete(r.devices, id)
+	r.msgs.deleteDevice(id)
 	return nil
 }
 

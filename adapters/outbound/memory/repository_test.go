@@ -11,7 +11,7 @@ import (
 )
 
 func TestRepository(t *testing.T) {
-	devicetest.RunRepositoryContract(t, func(*testing.T) device.Repository { return memory.NewRepository() })
+	devicetest.RunRepositoryContract(t, func(*testing.T) device.Repository { return memory.NewStore().Devices })
 }
 
 func TestKeys(t *testing.T) {

@@ -59,7 +59,7 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) device.Repos
 		if _, err := r.Update(ctx, id, func(*device.Device) error { return nil }); domain.KindOf(err) != domain.KindNotFound {
 			t.Fatalf("Update: %v, want not found", err)
 		}
-		if err := r.Delete(ctx, id); domain.KindOf(err) != domain.KindNotFound {
+		if err := r.Delete(ctx, id, func(*device.Device) error { return nil }); domain.KindOf(err) != domain.KindNotFound {
 			t.Fatalf("Delete: %v, want not found", err)
 		}
 	})
@@ -141,7 +141,7 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) device.Repos
 		r := newRepo(t)
 		d := mustNew(t, "gone", t0)
 		must(t, r.Create(ctx, d))
-		must(t, r.Delete(ctx, d.ID()))
+		must(t, r.Delete(ctx, d.ID(), func(*device.Device) error { return nil }))
 		if _, err := r.Get(ctx, d.ID()); domain.KindOf(err) != domain.KindNotFound {
 			t.Fatalf("Get after delete: %v", err)
 		}

@@ -1,4 +1,4 @@
-package socketio
+package device_test
 
 import (
 	"go/ast"
@@ -13,24 +13,20 @@ import (
 	"testing"
 	"time"
 
-	sioparser "github.com/zishang520/socket.io/parsers/socket/v3/parser"
-
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/message"
 )
 
 const testDevice = "0192f1c2-7a4b-7c3d-8e5f-0a1b2c3d4e5f"
 
-// encode is what a listener of the device's namespace receives for e: the socket.io
-// packet that the server's encoder makes of the event's name and payload (engine.io
-// then sends it as a message, prefixed with "4").
+// encode is the payload of e as the log keeps it and listeners get it, numbered 42.
 func encode(tb testing.TB, e device.Event) string {
 	tb.Helper()
-	bufs := sioparser.NewEncoder().Encode(&sioparser.Packet{Type: sioparser.EVENT, Nsp: "/device/" + testDevice, Data: []any{e.Name(), payload(e)}})
-	if len(bufs) != 1 {
-		tb.Fatalf("%s: %d buffers, want one text packet", e.Name(), len(bufs))
+	b, err := device.EncodePayload(e, 42)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return bufs[0].String()
+	return string(b)
 }
 
 // TestPayloads checks each event as a listener receives it. Its first case of each
@@ -39,7 +35,7 @@ func encode(tb testing.TB, e device.Event) string {
 func TestPayloads(t *testing.T) {
 	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	h := device.Header{DeviceID: testDevice, At: at}
-	head := `"deviceId":"` + testDevice + `"`
+	head := `"deviceId":"` + testDevice + `","eventId":"42"`
 	ts := `"timestamp":1795694400000`
 	m := message.Message{ID: "3EB0", Chat: "1555@s.whatsapp.net", Type: message.TypeText, Text: "hi", Sender: message.Sender{JID: "1555@s.whatsapp.net"}, Timestamp: at}
 	cases := []struct {
@@ -59,12 +55,12 @@ func TestPayloads(t *testing.T) {
 	full := map[string]bool{} // event name -> whether its first case has a field of its own
 	for _, tc := range cases {
 		name := tc.event.Name()
-		want := `2/device/` + testDevice + `,["` + name + `",` + tc.want + `]`
+		want := tc.want
 		if got := encode(t, tc.event); got != want {
 			t.Errorf("%s packet\n got %s\nwant %s", name, got, want)
 		}
 		if _, seen := full[name]; !seen {
-			full[name] = len(payload(tc.event)) > 2 // more than deviceId and timestamp
+			full[name] = len(device.Payload(tc.event, 42)) > 3 // more than deviceId, eventId and timestamp
 		}
 	}
 	for _, name := range eventNames(t) {
@@ -72,7 +68,7 @@ func TestPayloads(t *testing.T) {
 		case !ok:
 			t.Errorf("event %q of package device has no case here: add one with every field", name)
 		case !carries:
-			t.Errorf("event %q has no payload of its own: payload() lacks its case", name)
+			t.Errorf("event %q has no payload of its own: its fill method sets nothing", name)
 		}
 	}
 }
@@ -82,7 +78,7 @@ func TestPayloads(t *testing.T) {
 func eventNames(t *testing.T) []string {
 	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(self), "..", "..", "..", "domain", "device")
+	dir := filepath.Dir(self)
 	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +116,11 @@ func TestMessagePayload(t *testing.T) {
 		QuotedID: "3EA9", Timestamp: at,
 	}
 	got := encode(t, device.NewMessageReceived(testDevice, m, at))
-	want := `2/device/` + testDevice + `,["message",{"deviceId":"` + testDevice + `","message":{"caption":"report","chat":"15559876543@s.whatsapp.net",` +
+	want := `{"deviceId":"` + testDevice + `","eventId":"42","message":{"caption":"report","chat":"15559876543@s.whatsapp.net",` +
 		`"contact":null,"fromMe":false,"id":"3EB0","isGroup":false,"location":null,` +
 		`"media":{"fileName":"r.pdf","mimetype":"application/pdf","size":1234},"mentions":[],"pushName":"Bob","quotedId":"3EA9",` +
 		`"reaction":null,"sender":{"jid":"123@lid","lid":"123@lid","phoneNumber":"15559876543"},"text":null,` +
-		`"timestamp":1795694400000,"type":"document"},"timestamp":1795694400000}]`
+		`"timestamp":1795694400000,"type":"document"},"timestamp":1795694400000}`
 	if got != want {
 		t.Fatalf("message packet\n got %s\nwant %s", got, want)
 	}

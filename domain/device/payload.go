@@ -1,39 +1,54 @@
-package socketio
+package device
 
 import (
-	"github.com/wagate/wagate/domain/device"
+	"encoding/json"
+	"fmt"
+
 	"github.com/wagate/wagate/domain/message"
 )
 
-// The payloads of the gateway contract (shared/spec/websocket-gateway.md): exactly its
-// fields, with `timestamp` in Unix milliseconds.
+// The payloads of the gateway's events, as Socket.io listeners, the REST feeds and
+// webhooks get them: the contract's fields, with `timestamp` in Unix milliseconds, plus
+// `eventId`, the event's id in the log (a string). Each event kind fills its own fields
+// (its fill method): a kind without one does not compile.
 
-func payload(e device.Event) map[string]any {
+// Payload is the payload of event e, numbered id in the log.
+func Payload(e Event, id EventID) map[string]any {
 	h := e.Head()
-	p := map[string]any{"deviceId": h.DeviceID.String(), "timestamp": h.At.UnixMilli()}
-	switch e := e.(type) {
-	case device.QR:
-		p["qr"] = e.Code
-	case device.Authenticated:
-		p["phoneNumber"] = e.PhoneNumber
-		p["clientName"] = e.ClientName
-	case device.Ready:
-		if e.PhoneNumber != "" {
-			p["phoneNumber"] = e.PhoneNumber
-		}
-	case device.MessageReceived:
-		p["message"] = messageJSON(e.Message)
-	case device.StateChanged:
-		p["status"] = e.Status.String()
-	case device.Disconnected:
-		p["reason"] = string(e.Reason)
-	}
+	p := map[string]any{"deviceId": h.DeviceID.String(), "timestamp": h.At.UnixMilli(), "eventId": id.String()}
+	e.fill(p)
 	return p
 }
 
-// messageJSON is the `message` object of the `message` event. Every key is always
+// EncodePayload is Payload as JSON.
+func EncodePayload(e Event, id EventID) ([]byte, error) {
+	b, err := json.Marshal(Payload(e, id))
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", e.Name(), err)
+	}
+	return b, nil
+}
+
+func (e QR) fill(p map[string]any) { p["qr"] = e.Code }
+
+func (e Authenticated) fill(p map[string]any) {
+	p["phoneNumber"] = e.PhoneNumber
+	p["clientName"] = e.ClientName
+}
+
+func (e Ready) fill(p map[string]any) {
+	if e.PhoneNumber != "" {
+		p["phoneNumber"] = e.PhoneNumber
+	}
+}
+
+func (e MessageReceived) fill(p map[string]any) { p["message"] = MessagePayload(e.Message) }
+func (e StateChanged) fill(p map[string]any)    { p["status"] = e.Status.String() }
+func (e Disconnected) fill(p map[string]any)    { p["reason"] = string(e.Reason) }
+
+// MessagePayload is the `message` object of the `message` event. Every key is always
 // present; what a message does not have is null.
-func messageJSON(m message.Message) map[string]any {
+func MessagePayload(m message.Message) map[string]any {
 	mentions := m.Mentions
 	if mentions == nil {
 		mentions = []string{}
@@ -54,7 +69,7 @@ func messageJSON(m message.Message) map[string]any {
 		"caption":   orNull(m.Caption),
 		"media":     mediaJSON(m.Media),
 		"quotedId":  orNull(m.QuotedID),
-		"mentions":  toAny(mentions),
+		"mentions":  mentions,
 		"location":  locationJSON(m.Location),
 		"contact":   contactJSON(m.Contact),
 		"reaction":  reactionJSON(m.Reaction),
@@ -97,11 +112,3 @@ func orNull(s string) any {
 	return s
 }
 
-// toAny converts a slice for the Socket.io encoder, which handles []any and maps of any.
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}
