@@ -18,7 +18,7 @@ func BenchmarkUpdate(b *testing.B) {
 		name string
 		repo func(b *testing.B) device.Repository
 	}{
-		{"memory", func(*testing.B) device.Repository { return memory.NewRepository() }},
+		{"memory", func(*testing.B) device.Repository { return memory.NewStore().Devices }},
 		{"sqlite", func(b *testing.B) device.Repository { db, _ := dbtest.SQLite(b); return database.NewDevices(db) }},
 		{"postgres", func(b *testing.B) device.Repository { return database.NewDevices(dbtest.Postgres(b)) }},
 	} {

@@ -133,7 +133,7 @@ func (r *Devices) Update(ctx context.Context, id device.ID, fn func(*device.Devi
 		if _, err := tx.NewUpdate().Model(toRow(d)).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update device: %w", err)
 		}
-		return nil
+		return appendEvents(ctx, tx, d.PullEvents())
 	})
 	if err != nil {
 		return nil, err
@@ -141,15 +141,24 @@ func (r *Devices) Update(ctx context.Context, id device.ID, fn func(*device.Devi
 	return d, nil
 }
 
-func (r *Devices) Delete(ctx context.Context, id device.ID) error {
-	res, err := r.db.NewDelete().Model((*deviceRow)(nil)).Where("id = ?", id.String()).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("delete device: %w", err)
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return device.NotFound(id)
-	}
-	return nil
+// Delete deletes the device and its messages, and appends the events fn recorded.
+func (r *Devices) Delete(ctx context.Context, id device.ID, fn func(*device.Device) error) error {
+	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		d, err := r.get(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Model((*deviceRow)(nil)).Where("id = ?", id.String()).Exec(ctx); err != nil {
+			return fmt.Errorf("delete device: %w", err)
+		}
+		if _, err := tx.NewDelete().Model((*messageRow)(nil)).Where("device_id = ?", id.String()).Exec(ctx); err != nil {
+			return fmt.Errorf("delete messages of device %s: %w", id, err)
+		}
+		return appendEvents(ctx, tx, d.PullEvents())
+	})
 }
 
 func (r *Devices) Ping(ctx context.Context) error { return r.db.PingContext(ctx) }

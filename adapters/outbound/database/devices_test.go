@@ -38,3 +38,18 @@ func TestKeysPostgres(t *testing.T) {
 		return database.NewKeys(dbtest.Postgres(t))
 	})
 }
+
+func TestLogSQLite(t *testing.T) {
+	devicetest.RunLogContract(t, func(t *testing.T) devicetest.Store {
+		db, _ := dbtest.SQLite(t)
+		return devicetest.Store{Devices: database.NewDevices(db), Messages: database.NewMessages(db), Log: database.NewEvents(db)}
+	})
+}
+
+func TestLogPostgres(t *testing.T) {
+	t.Parallel()
+	devicetest.RunLogContract(t, func(t *testing.T) devicetest.Store {
+		db := dbtest.Postgres(t)
+		return devicetest.Store{Devices: database.NewDevices(db), Messages: database.NewMessages(db), Log: database.NewEvents(db)}
+	})
+}

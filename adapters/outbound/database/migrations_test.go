@@ -15,6 +15,7 @@ import (
 
 // The migration keying kept messages by chat and sender keeps the rows there are, lets
 // two senders use one id (not one sender twice), and going back keeps the first of each id.
+// The event log's migration, which follows, moves the rows to the messages table.
 func TestMessagesBySenderMigration(t *testing.T) {
 	t.Parallel()
 	for _, open := range []func(t testing.TB) *bun.DB{
@@ -26,7 +27,11 @@ func TestMessagesBySenderMigration(t *testing.T) {
 		if database.IsPostgres(db) {
 			dir = "migrations/postgres/"
 		}
-		const name = "20261201000001_whatsapp_messages_by_sender.tx."
+		const (
+			bySender = "20261201000001_whatsapp_messages_by_sender.tx."
+			eventLog = "20261202000001_event_log.tx."
+		)
+		name := bySender
 		run := func(file string) {
 			t.Helper()
 			sql, err := os.ReadFile(dir + name + file)
@@ -62,6 +67,9 @@ func TestMessagesBySenderMigration(t *testing.T) {
 			return s
 		}
 
+		name = eventLog
+		run("down.sql")
+		name = bySender
 		run("down.sql") // the schema before
 		if err := insert("A@s.whatsapp.net", t0); err != nil {
 			t.Fatal(err)
@@ -79,6 +87,16 @@ func TestMessagesBySenderMigration(t *testing.T) {
 		run("down.sql")
 		if got := senders(); len(got) != 1 || got[0] != "A@s.whatsapp.net" {
 			t.Fatalf("%s: after going back the rows are %v, want the first one, A's", dir, got)
+		}
+		run("up.sql")
+		name = eventLog
+		run("up.sql")
+		var moved []string
+		if err := db.NewSelect().Table("messages").Column("sender").Scan(context.Background(), &moved); err != nil {
+			t.Fatal(err)
+		}
+		if len(moved) != 1 || moved[0] != "A@s.whatsapp.net" {
+			t.Fatalf("%s: the messages table holds %v after the event log's migration, want A's", dir, moved)
 		}
 	}
 }

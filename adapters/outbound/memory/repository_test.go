@@ -17,3 +17,10 @@ func TestRepository(t *testing.T) {
 func TestKeys(t *testing.T) {
 	keytest.RunRepositoryContract(t, func(*testing.T) key.Repository { return memory.NewKeys() })
 }
+
+func TestLog(t *testing.T) {
+	devicetest.RunLogContract(t, func(*testing.T) devicetest.Store {
+		s := memory.NewStore()
+		return devicetest.Store{Devices: s.Devices, Messages: s.Messages, Log: s.Log}
+	})
+}
