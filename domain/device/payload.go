@@ -111,4 +111,3 @@ func orNull(s string) any {
 	}
 	return s
 }
-
