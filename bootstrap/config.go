@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/wagate/wagate/adapters/outbound/database"
@@ -46,6 +47,12 @@ type Config struct {
 	// the wasim simulator, instead of WhatsApp. Both or neither.
 	WhatsAppServerURL     string
 	WhatsAppServerRootKey string
+	// EventRetention (EVENT_RETENTION, default 168h) is how long the event log keeps an
+	// event for resuming listeners and the REST feeds; MessageRetention
+	// (MESSAGE_RETENTION, default 336h) how long messages are kept for the history,
+	// replies and media downloads, and to recognise a message delivered again.
+	EventRetention   time.Duration
+	MessageRetention time.Duration
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused. A configured
@@ -116,6 +123,14 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			continue
 		}
 		cfg.MediaFetchAllow = append(cfg.MediaFetchAllow, prefix)
+	}
+	for _, r := range []struct {
+		name, def string
+		into      *time.Duration
+	}{{"EVENT_RETENTION", "168h", &cfg.EventRetention}, {"MESSAGE_RETENTION", "336h", &cfg.MessageRetention}} {
+		if *r.into, err = time.ParseDuration(get(r.name, r.def)); err != nil || *r.into < time.Minute {
+			errs = append(errs, fmt.Errorf("%s must be a duration of at least a minute, such as 168h, not %q", r.name, get(r.name, "")))
+		}
 	}
 	if (cfg.WhatsAppServerURL == "") != (cfg.WhatsAppServerRootKey == "") {
 		errs = append(errs, errors.New("WHATSAPP_SERVER_URL and WHATSAPP_SERVER_ROOT_KEY go together: set both (to use a simulator) or neither"))

@@ -45,6 +45,7 @@ type Gateway struct {
 
 	sockets  *socketio.Gateway
 	sessions Sessions
+	prune    application.PruneLog
 	log      *slog.Logger
 }
 
@@ -57,13 +58,23 @@ type Sessions interface {
 
 // NewGateway mounts Socket.io at /ws and the REST API on everything else, on one
 // net/http handler: Socket.io needs net/http's connection hijacking for websockets.
-func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, sessions Sessions, log *slog.Logger) *Gateway {
+func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, sessions Sessions, cfg Config, log *slog.Logger) *Gateway {
 	mux := http.NewServeMux()
 	mux.Handle(socketio.Path+"/", sockets.Handler())
 	mux.Handle("/", api.Handler())
 	return &Gateway{App: app, Handler: mux, sockets: sockets, sessions: sessions, log: log,
+		prune:             application.PruneLog{Events: cfg.EventRetention, Messages: cfg.MessageRetention, Batch: pruneBatch, Budget: pruneBudget},
 		ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout}
 }
+
+// The log's cleanup runs every pruneEvery, deleting pruneBatch rows per statement for at
+// most pruneBudget: it never holds the database for long, and a backlog goes over
+// several runs.
+const (
+	pruneEvery  = 10 * time.Minute
+	pruneBatch  = 1000
+	pruneBudget = 2 * time.Second
+)
 
 // Serve answers HTTP on ln until ctx ends, then stops accepting requests and waits (up to
 // ShutdownTimeout) for those under way.
@@ -76,6 +87,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 	started := time.Now()
+	// The feed outlives ctx: shutting down, it still delivers what the sessions stored
+	// while they stopped.
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFeed()
+	go g.App.Commands.Feed.Run(feedCtx)
+	go g.pruneLog(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	go g.restore(ctx, started)
@@ -85,24 +102,49 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	g.log.Info("shutting down")
-	// The sessions first, while listeners are still connected: from here on nothing more
-	// is received (so nothing more is acknowledged to WhatsApp), new sessions are refused,
-	// and what the sessions report while they stop still reaches the listeners.
-	cctx, cancelClose := context.WithTimeout(context.Background(), ShutdownTimeout)
-	if err := g.sessions.Close(cctx); err != nil {
-		g.log.Warn("stop WhatsApp sessions", "err", err)
-	}
-	cancelClose()
-	// Then Socket.io: it owns the hijacked websockets, which http.Server.Shutdown neither
-	// closes nor waits for. Last, HTTP.
-	g.sockets.Close()
+	// In this order: stop taking requests (Shutdown closes the listener at once, then
+	// waits for the requests under way); stop the sessions, so that nothing more is
+	// received and acknowledged to WhatsApp; deliver what the log holds to the listeners
+	// still connected; close Socket.io, which owns the hijacked websockets (Shutdown
+	// neither closes nor waits for them) and ends the long-polls Shutdown waits for; and
+	// last, wait for HTTP.
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	if err := g.sessions.Close(sctx); err != nil {
+		g.log.Warn("stop WhatsApp sessions", "err", err)
+	}
+	if err := g.App.Commands.Feed.Flush(sctx); err != nil {
+		g.log.Warn("deliver the last events", "err", err)
+	}
+	g.sockets.Close()
+	err := <-shut
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// pruneLog deletes the events and messages past their retention, now and every
+// pruneEvery, until ctx ends.
+func (g *Gateway) pruneLog(ctx context.Context) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		n, err := g.App.Commands.PruneLog.Handle(ctx, g.prune)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			g.log.Warn("prune the event log", "err", err)
+		case n.Events+n.Messages > 0:
+			g.log.Info("event log pruned", "events", n.Events, "messages", n.Messages)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // restore connects again the devices whose sessions were running when the gateway last

@@ -28,16 +28,20 @@ var coreSet = wire.NewSet(application.New, provideClock, provideGuard, provideAd
 
 // databaseSet stores devices in SQLite or PostgreSQL.
 var databaseSet = wire.NewSet(
-	provideDatabase, database.NewDevices, database.NewKeys,
+	provideDatabase, database.NewDevices, database.NewKeys, database.NewMessages, database.NewEvents,
 	wire.Bind(new(device.Repository), new(*database.Devices)),
+	wire.Bind(new(device.Messages), new(*database.Messages)),
+	wire.Bind(new(device.EventLog), new(*database.Events)),
 	wire.Bind(new(key.Repository), new(*database.Keys)),
 	wire.Bind(new(rest.Pinger), new(*database.Devices)),
 )
 
 // memoryStoreSet keeps devices in memory.
 var memoryStoreSet = wire.NewSet(
-	memory.NewRepository, memory.NewKeys,
+	memory.NewStore, wire.FieldsOf(new(memory.Store), "Devices", "Messages", "Log"), memory.NewKeys,
 	wire.Bind(new(device.Repository), new(*memory.Repository)),
+	wire.Bind(new(device.Messages), new(*memory.Messages)),
+	wire.Bind(new(device.EventLog), new(*memory.Log)),
 	wire.Bind(new(key.Repository), new(*memory.Keys)),
 	wire.Bind(new(rest.Pinger), new(*memory.Repository)),
 )
@@ -73,10 +77,10 @@ func provideRecordingPublisher(sockets *socketio.Gateway, rec *memory.Publisher)
 // fanout publishes each event to several publishers, in order.
 type fanout []device.EventPublisher
 
-func (f fanout) Publish(ctx context.Context, e device.Event) error {
+func (f fanout) Publish(ctx context.Context, r device.Record) error {
 	var errs []error
 	for _, p := range f {
-		errs = append(errs, p.Publish(ctx, e))
+		errs = append(errs, p.Publish(ctx, r))
 	}
 	return errors.Join(errs...)
 }
@@ -97,8 +101,8 @@ func provideAdminKey(cfg Config) application.AdminKey { return application.Admin
 
 // provideWhatsApp starts the whatsmeow adapter; its cleanup ends every session without
 // changing the devices, so that the next start restores them.
-func provideWhatsApp(ctx context.Context, db *bun.DB, cfg Config, log *slog.Logger) (*whatsmeow.Client, func(), error) {
-	c, err := whatsmeow.New(ctx, db, database.Exclusively, whatsmeow.Config{
+func provideWhatsApp(ctx context.Context, db *bun.DB, msgs device.Messages, cfg Config, log *slog.Logger) (*whatsmeow.Client, func(), error) {
+	c, err := whatsmeow.New(ctx, db, database.Exclusively, msgs, whatsmeow.Config{
 		ServerURL: cfg.WhatsAppServerURL, RootKey: cfg.WhatsAppServerRootKey, MediaMaxBytes: cfg.MediaMaxBytes,
 	}, log)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -28,7 +27,7 @@ type Client struct {
 	log       *slog.Logger
 	libLevel  slog.Level
 	container *sqlstore.Container
-	msgs      messages
+	msgs      kept
 	server    *http.Client // sends whatsmeow to Config.ServerURL; nil for WhatsApp
 
 	mu       sync.Mutex
@@ -37,11 +36,6 @@ type Client struct {
 	running  sync.WaitGroup // the sessions' goroutines
 
 	onWhatsApp onWhatsAppCache
-
-	janitorStop context.CancelFunc
-	janitorDone chan struct{}
-
-	droppedMessages atomic.Int64
 }
 
 var _ device.WhatsAppClient = (*Client)(nil)
@@ -50,7 +44,11 @@ var _ device.WhatsAppClient = (*Client)(nil)
 // gateways sharing db upgrade one at a time) and returns a Client with no session
 // running. With cfg.ServerURL set, every session talks to that server instead of
 // WhatsApp, trusting cfg.RootKey: New logs a loud warning then.
-func New(ctx context.Context, db *bun.DB, exclusively Exclusive, cfg Config, log *slog.Logger) (*Client, error) {
+//
+// Messages are kept in msgs, for replies, reactions and media downloads; received ones
+// are stored by the SessionHandler, which must have stored a message before its
+// HandleSession returns: only then is the message acknowledged to WhatsApp.
+func New(ctx context.Context, db *bun.DB, exclusively Exclusive, msgs Messages, cfg Config, log *slog.Logger) (*Client, error) {
 	cfg = cfg.withDefaults()
 	signalSlog.Store(log)
 	libLevel, err := cfg.libraryLevel()
@@ -71,7 +69,7 @@ func New(ctx context.Context, db *bun.DB, exclusively Exclusive, cfg Config, log
 	}
 	c := &Client{
 		cfg: cfg, log: log, libLevel: libLevel, server: server,
-		msgs:     messages{db: db, now: time.Now},
+		msgs:     kept{msgs},
 		sessions: make(map[device.ID]*session),
 	}
 	c.onWhatsApp.entries = make(map[string]time.Time)
@@ -79,33 +77,11 @@ func New(ctx context.Context, db *bun.DB, exclusively Exclusive, cfg Config, log
 	if err != nil {
 		return nil, err
 	}
-	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	c.janitorStop, c.janitorDone = stop, make(chan struct{})
-	go c.janitor(jctx)
 	return c, nil
 }
 
 func (c *Client) libLog(module string) waLog.Logger {
 	return newLibraryLogger(c.log, c.libLevel, module)
-}
-
-// janitor forgets kept messages once they are older than the retention, hourly.
-func (c *Client) janitor(ctx context.Context) {
-	defer close(c.janitorDone)
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := c.msgs.prune(ctx, time.Now().Add(-c.cfg.MessageRetention)); err != nil && ctx.Err() == nil {
-			c.log.Warn("pruning kept messages failed", "err", err)
-		} else if n > 0 {
-			c.log.Debug("pruned kept messages", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Connect starts the device's session and returns at once: connecting, pairing and
@@ -136,13 +112,19 @@ func (c *Client) Connect(ctx context.Context, s device.Session, h device.Session
 	}
 	cli := meow.NewClient(dev, c.libLog("Client/"+s.DeviceID.String()))
 	cli.EnableAutoReconnect = false // the session reconnects by itself, with backoff and jitter
+	// A message is acknowledged to WhatsApp only after the handler returned true, that is
+	// once it is stored (see session.handOver); until then WhatsApp keeps it and delivers
+	// it again at the next login. The buffer keeps what was decrypted until the ack, so
+	// that the delivery again can be decrypted (the Signal ratchet has moved on).
+	cli.SynchronousAck = true
+	cli.EnableDecryptedEventBuffer = true
 	if c.server != nil {
 		cli.SetPreLoginHTTPClient(c.server)
 		cli.SetWebsocketHTTPClient(c.server)
 		cli.SetMediaHTTPClient(c.server)
 	}
 	ss := newSession(c, s.DeviceID, s.JID, h, cli)
-	cli.AddEventHandler(ss.onEvent)
+	cli.AddEventHandlerWithSuccessStatus(ss.onEvent)
 	return c.start(ss, func(ss *session) { ss.supervise() })
 }
 
@@ -220,13 +202,10 @@ func (c *Client) Logout(ctx context.Context, s device.Session) error {
 	return c.logout(ctx, s, false)
 }
 
-// Remove is Logout plus forgetting the kept messages of the device: nothing of it is
-// left. Messages still queued for the handler are dropped.
+// Remove is Logout for a device being deleted (whose messages go with it): messages
+// still queued for the handler are not handed over, nor acknowledged.
 func (c *Client) Remove(ctx context.Context, s device.Session) error {
-	if err := c.logout(ctx, s, true); err != nil {
-		return err
-	}
-	return c.msgs.deleteDevice(ctx, s.DeviceID)
+	return c.logout(ctx, s, true)
 }
 
 func (c *Client) logout(ctx context.Context, s device.Session, discard bool) error {
@@ -297,11 +276,9 @@ func (c *Client) Close(ctx context.Context) error {
 		wg.Go(func() { _ = ss.stop(ctx, false) })
 	}
 	wg.Wait()
-	c.janitorStop()
 	done := make(chan struct{})
 	go func() {
 		c.running.Wait()
-		<-c.janitorDone
 		close(done)
 	}()
 	select {
@@ -311,10 +288,6 @@ func (c *Client) Close(ctx context.Context) error {
 		return fmt.Errorf("whatsmeow: close: %w", ctx.Err())
 	}
 }
-
-// DroppedMessages is how many received messages were dropped because a device's queue
-// stayed full.
-func (c *Client) DroppedMessages() int64 { return c.droppedMessages.Load() }
 
 // altJID returns the other address of a user (LID for a phone number, or the reverse)
 // from whatsmeow's LID map.

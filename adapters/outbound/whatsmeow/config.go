@@ -36,16 +36,6 @@ type Config struct {
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
 
-	// QueueSize is how many received messages may wait for the SessionHandler per device
-	// (default 256). When the queue is full a message waits QueueFullWait (default 2 s)
-	// for room and is then dropped with a warning; state changes are never dropped.
-	QueueSize     int
-	QueueFullWait time.Duration
-
-	// MessageRetention is how long messages are kept for replies, reactions and media
-	// downloads (default 14 days).
-	MessageRetention time.Duration
-
 	// MediaMaxBytes (MEDIA_MAX_BYTES) bounds a media file downloaded from WhatsApp: a
 	// larger one is refused, whatever size its message declares (default 64 MiB).
 	MediaMaxBytes int64
@@ -65,16 +55,11 @@ func (c Config) withDefaults() Config {
 	def(&c.QRNextTimeout, 20*time.Second)
 	def(&c.ReconnectMin, time.Second)
 	def(&c.ReconnectMax, 2*time.Minute)
-	def(&c.QueueFullWait, 2*time.Second)
-	def(&c.MessageRetention, 14*24*time.Hour)
 	if c.ReconnectMax < c.ReconnectMin {
 		c.ReconnectMax = c.ReconnectMin
 	}
 	if c.MediaMaxBytes <= 0 {
 		c.MediaMaxBytes = 64 << 20
-	}
-	if c.QueueSize <= 0 {
-		c.QueueSize = 256
 	}
 	if c.LibraryLogLevel == "" {
 		c.LibraryLogLevel = "warn"

@@ -2,7 +2,6 @@ package whatsmeow
 
 import (
 	"sync"
-	"time"
 
 	"go.mau.fi/whatsmeow/types/events"
 
@@ -10,57 +9,38 @@ import (
 )
 
 // queue carries one device's news from whatsmeow's event handlers to the goroutine that
-// hands it to the SessionHandler, in order. Pushing never blocks for long: whatsmeow
-// dispatches events from its connection's loop, and a handler that blocks it makes its
-// own queue overflow.
-//
-// State changes are always accepted: there are a handful per connection. Received
-// messages take a slot of a bounded budget; when the budget is used up the message waits
-// up to fullWait for a slot and is then dropped (and counted) with a warning.
+// hands it to the SessionHandler, in order: a message is handled after the state
+// changes reported before it. It is bounded by its producers: state changes come a
+// handful per connection, and a message's handler waits for its result (handOver)
+// before whatsmeow hands over the next one.
 type queue struct {
-	slots    chan struct{} // one per message waiting or being handled
-	fullWait time.Duration
-
 	mu     sync.Mutex
 	items  []queued
 	wake   chan struct{} // signals the consumer that items were added or the queue closed
 	closed bool
 }
 
-// queued is a state change (ev) or a message to convert and report (msg).
+// queued is a state change (ev), or a message to convert and report (msg) whose result
+// goes to done.
 type queued struct {
-	ev  device.SessionEvent
-	msg *events.Message
+	ev   device.SessionEvent
+	msg  *events.Message
+	done chan<- error // buffered: the worker never waits on it
 }
 
-func newQueue(size int, fullWait time.Duration) *queue {
-	return &queue{slots: make(chan struct{}, size), fullWait: fullWait, wake: make(chan struct{}, 1)}
+func newQueue() *queue {
+	return &queue{wake: make(chan struct{}, 1)}
 }
 
-// pushState queues a state change; it never blocks and never drops.
+// pushState queues a state change; it never blocks.
 func (q *queue) pushState(ev device.SessionEvent) {
 	q.push(queued{ev: ev})
 }
 
-// pushMessage queues a message, waiting up to fullWait when the queue is full. It reports
-// false when the message was dropped.
-func (q *queue) pushMessage(m *events.Message) bool {
-	select {
-	case q.slots <- struct{}{}:
-	default:
-		t := time.NewTimer(q.fullWait)
-		defer t.Stop()
-		select {
-		case q.slots <- struct{}{}:
-		case <-t.C:
-			return false
-		}
-	}
-	if !q.push(queued{msg: m}) {
-		<-q.slots // closed: the session is over
-		return false
-	}
-	return true
+// pushMessage queues a message whose result goes to done (buffered); false when the
+// queue is closed.
+func (q *queue) pushMessage(m *events.Message, done chan<- error) bool {
+	return q.push(queued{msg: m, done: done})
 }
 
 func (q *queue) push(it queued) bool {
@@ -104,12 +84,5 @@ func (q *queue) take() (items []queued, ok bool) {
 			return nil, false
 		}
 		<-q.wake
-	}
-}
-
-// done frees the slot of a message once it has been handled.
-func (q *queue) done(it queued) {
-	if it.msg != nil {
-		<-q.slots
 	}
 }

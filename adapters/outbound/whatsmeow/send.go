@@ -13,6 +13,7 @@ import (
 
 	meow "go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/wagate/wagate/adapters/outbound/whatsmeow/msgconv"
 	"github.com/wagate/wagate/domain"
@@ -96,7 +97,11 @@ func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (me
 	}
 	if m.Reaction == nil {
 		own, _ := types.ParseJID(ss.link())
-		if err := c.msgs.put(ctx, id, resp.ID, to, own, true, msg); err != nil {
+		sent := &events.Message{Message: msg, Info: types.MessageInfo{
+			MessageSource: types.MessageSource{Chat: to, Sender: own, IsFromMe: true, IsGroup: to.Server == types.GroupServer},
+			ID:            resp.ID, Timestamp: resp.Timestamp,
+		}}
+		if err := c.msgs.put(ctx, id, sent); err != nil {
 			ss.log.Warn("sent message not kept: replies to it will not quote it", "message", resp.ID, "err", err)
 		}
 	}

@@ -21,8 +21,9 @@ import (
 
 // session runs one device's whatsmeow client. Three parties share it:
 //
-//   - whatsmeow's event handler (onEvent), which must never block: it turns events into
-//     news for the queue and signals for the supervisor;
+//   - whatsmeow's event handler (onEvent): it turns events into news for the queue and
+//     signals for the supervisor without blocking, except for a received message, which
+//     it holds until the message is stored (handOver);
 //   - the supervisor goroutine (supervise), which owns the connection: it connects,
 //     reconnects after drops with backoff, shows QR codes in turn and ends the session;
 //   - the worker goroutine (work), the only caller of the SessionHandler, in order.
@@ -84,7 +85,7 @@ func newSession(c *Client, id device.ID, jid string, h device.SessionHandler, cl
 		connCtx: connCtx, connCancel: connCancel,
 		c: c, id: id, h: h, cli: cli, jid: jid,
 		log:     c.log.With("device", id.String()),
-		q:       newQueue(c.cfg.QueueSize, c.cfg.QueueFullWait),
+		q:       newQueue(),
 		ctx:     ctx,
 		cancel:  cancel,
 		sigWake: make(chan struct{}, 1),
@@ -99,11 +100,15 @@ func newSession(c *Client, id device.ID, jid string, h device.SessionHandler, cl
 }
 
 // onEvent is whatsmeow's event handler: one type switch from whatsmeow's events to the
-// session's news and to signals for the supervisor. It never blocks for long (a full
-// message queue makes it wait up to QueueFullWait).
-func (s *session) onEvent(evt any) {
-	if s.isEnded() {
-		return // late news of a connection the session has let go of
+// session's news and to signals for the supervisor. Its result matters for messages
+// only: false keeps whatsmeow from acknowledging the message (SynchronousAck).
+func (s *session) onEvent(evt any) bool {
+	msg, isMessage := evt.(*events.Message)
+	switch {
+	case s.isEnded():
+		return !isMessage // late news of a connection the session has let go of
+	case isMessage:
+		return !reportable(msg) || s.handOver(msg)
 	}
 	switch e := evt.(type) {
 	case *events.QR:
@@ -129,14 +134,6 @@ func (s *session) onEvent(evt any) {
 		s.pushName = e.Action.GetName()
 		s.reportLocked(device.SessionProfile{PushName: s.pushName})
 		s.mu.Unlock()
-	case *events.Message:
-		if !reportable(e) {
-			return
-		}
-		if !s.q.pushMessage(e) && !s.isEnded() {
-			s.c.droppedMessages.Add(1)
-			s.log.Warn("message dropped: the session handler is not keeping up", "message", e.Info.ID, "queue", s.c.cfg.QueueSize)
-		}
 	case *events.Disconnected:
 		s.signal(signal{kind: sigDropped})
 	case *events.KeepAliveTimeout:
@@ -161,6 +158,45 @@ func (s *session) onEvent(evt any) {
 		s.log.Error("WhatsApp refuses this client version: update whatsmeow")
 		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonClientOutdated}})
 	}
+	return true
+}
+
+// handOver hands a received message to the handler, after the news queued before it,
+// and waits until it is stored: whatsmeow acknowledges it to WhatsApp only when this
+// returns true. A failure to store is retried, with backoff, for as long as the session
+// runs; meanwhile whatsmeow hands over nothing more of this device, and WhatsApp keeps
+// what it has not delivered: that is the backpressure, and nothing is dropped. When the
+// session ends first, the message is not acknowledged and WhatsApp delivers it again at
+// the next login (the handler deduplicates it if it was stored after all).
+func (s *session) handOver(m *events.Message) bool {
+	for attempt := 0; ; attempt++ {
+		done := make(chan error, 1)
+		if !s.q.pushMessage(m, done) {
+			return false
+		}
+		select {
+		case err := <-done:
+			if err == nil {
+				return true
+			}
+			s.log.Warn("message not stored, so not acknowledged: retrying", "message", m.Info.ID, "attempt", attempt+1, "err", err)
+		case <-s.ctx.Done():
+			return false
+		}
+		retry := time.NewTimer(storeRetry(attempt))
+		select {
+		case <-retry.C:
+		case <-s.ctx.Done():
+			retry.Stop()
+			return false
+		}
+	}
+}
+
+// storeRetry is the delay before storing a message again after attempt+1 failures: from
+// 100 ms, doubling, up to 5 s.
+func storeRetry(attempt int) time.Duration {
+	return min(100*time.Millisecond<<min(attempt, 6), 5*time.Second)
 }
 
 // reportable tells the messages users see from WhatsApp's housekeeping, which also
@@ -426,7 +462,8 @@ func (s *session) end(last device.SessionEvent) {
 }
 
 // stop ends the session on request, reporting nothing: the caller has moved the device
-// already. Messages already queued are still handed over unless discard.
+// already. Messages already queued are still handed over unless discard (and are then
+// not acknowledged).
 func (s *session) stop(ctx context.Context, discard bool) error {
 	s.mu.Lock()
 	s.ended, s.silent, s.qrShowing = true, true, false
@@ -459,37 +496,50 @@ func (s *session) work() {
 			return
 		}
 		for _, it := range items {
-			s.deliver(ctx, it)
-			s.q.done(it)
+			err := s.deliver(ctx, it)
+			if it.done != nil {
+				it.done <- err
+			}
 		}
 	}
 }
 
-func (s *session) deliver(ctx context.Context, it queued) {
+// errDiscarded is the result of a message not handed over because its device is being
+// deleted.
+var errDiscarded = errors.New("the device is being deleted")
+
+func (s *session) deliver(ctx context.Context, it queued) error {
 	s.mu.Lock()
 	silent, discard := s.silent, s.discard
 	s.mu.Unlock()
-	if discard || (silent && it.msg == nil) {
-		return
+	switch {
+	case it.msg != nil && discard:
+		return errDiscarded
+	case discard || (silent && it.msg == nil):
+		return nil
+	case it.msg != nil:
+		ev, err := s.receive(ctx, it.msg)
+		if err != nil {
+			return err
+		}
+		return s.h.HandleSession(ctx, s.id, ev)
 	}
-	if it.msg != nil {
-		s.h.HandleSession(ctx, s.id, device.SessionMessage{Message: s.receive(ctx, it.msg)})
-		return
+	if err := s.h.HandleSession(ctx, s.id, it.ev); err != nil {
+		s.log.Error("session news not stored", "err", err)
 	}
-	s.h.HandleSession(ctx, s.id, it.ev)
+	return nil
 }
 
-// receive normalizes a received message, completes its sender with what whatsmeow's LID
-// map knows, and keeps it for replies, reactions and media downloads.
-func (s *session) receive(ctx context.Context, e *events.Message) message.Message {
+// receive normalizes a received message, completing its sender with what whatsmeow's
+// LID map knows, and encodes it for replies, reactions and media downloads.
+func (s *session) receive(ctx context.Context, e *events.Message) (device.SessionMessage, error) {
 	m := msgconv.Incoming(e)
 	msgconv.FillSender(&m.Sender, e.Info.Sender, func(j types.JID) (types.JID, bool) { return s.c.altJID(ctx, j) })
-	if m.Type != message.TypeUnknown && m.Type != message.TypeReaction {
-		if err := s.c.msgs.put(ctx, s.id, e.Info.ID, e.Info.Chat, e.Info.Sender, e.Info.IsFromMe, e.Message); err != nil {
-			s.log.Warn("message not kept: replies to it and its media will not work", "message", e.Info.ID, "err", err)
-		}
+	raw, err := encode(e.Message)
+	if err != nil {
+		return device.SessionMessage{}, err
 	}
-	return m
+	return device.SessionMessage{Message: m, Raw: raw}, nil
 }
 
 // backoff is the delay before connection attempt n+1 after n failures: it doubles from

@@ -3,7 +3,6 @@ package whatsmeow
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -11,6 +10,7 @@ import (
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 	waLog "go.mau.fi/whatsmeow/util/log"
 	"google.golang.org/protobuf/proto"
 
@@ -64,22 +64,14 @@ func deleteDevice(ctx context.Context, c *sqlstore.Container, jid string) error 
 	return nil
 }
 
-// messageRow is a message kept for replies, reactions and media downloads. Message ids
-// are chosen by their senders, so a row is keyed by chat and sender too: a group member
-// who reuses another's id adds a row and replaces nothing of the other's message.
-type messageRow struct {
-	bun.BaseModel `bun:"table:whatsapp_messages"`
-
-	DeviceID  string    `bun:"device_id,pk"`
-	MessageID string    `bun:"message_id,pk"`
-	Chat      string    `bun:"chat,pk"`
-	Sender    string    `bun:"sender,pk"`
-	FromMe    bool      `bun:"from_me,notnull"`
-	Content   []byte    `bun:"content,notnull"`
-	CreatedAt time.Time `bun:"created_at,notnull"` // when first kept
+// Messages keeps messages; device.Messages is one. The adapter keeps the messages its
+// devices send, and finds kept ones (received or sent) to quote, react to or download.
+type Messages interface {
+	Keep(ctx context.Context, id device.ID, m device.Stored) error
+	Find(ctx context.Context, id device.ID, q device.MessageQuery) ([]device.Stored, error)
 }
 
-// keptMessage is a message found in the table.
+// keptMessage is a kept message as the adapter uses it.
 type keptMessage struct {
 	Chat    types.JID
 	Sender  types.JID
@@ -87,70 +79,56 @@ type keptMessage struct {
 	Message *waE2E.Message
 }
 
-type messages struct {
-	db  *bun.DB
-	now func() time.Time // when a message is kept
+// kept reads and writes Messages in whatsmeow's terms.
+type kept struct{ store Messages }
+
+// encode is how a message is kept: without its thumbnails.
+func encode(msg *waE2E.Message) ([]byte, error) {
+	raw, err := proto.Marshal(msgconv.Trim(msg))
+	if err != nil {
+		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	return raw, nil
 }
 
-// put keeps msg (without its thumbnails) for the device. The same sender delivering the
-// same message again updates its content; its created_at stays, so that the first of the
-// messages sharing an id stays first (see find).
-func (s messages) put(ctx context.Context, id device.ID, msgID string, chat, sender types.JID, fromMe bool, msg *waE2E.Message) error {
-	content, err := proto.Marshal(msgconv.Trim(msg))
+// put keeps a message the device sent.
+func (k kept) put(ctx context.Context, id device.ID, e *events.Message) error {
+	raw, err := encode(e.Message)
 	if err != nil {
-		return fmt.Errorf("marshal message %s: %w", msgID, err)
+		return err
 	}
-	row := &messageRow{
-		DeviceID: id.String(), MessageID: msgID, Chat: chat.ToNonAD().String(), Sender: sender.ToNonAD().String(),
-		FromMe: fromMe, Content: content, CreatedAt: s.now().UTC(),
-	}
-	_, err = s.db.NewInsert().Model(row).
-		On("CONFLICT (device_id, message_id, chat, sender) DO UPDATE").
-		Set("from_me = EXCLUDED.from_me, content = EXCLUDED.content").
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("store message %s: %w", msgID, err)
-	}
-	return nil
+	return k.store.Keep(ctx, id, device.Stored{Message: msgconv.Incoming(e), Raw: raw})
 }
 
 // find returns up to limit kept messages of the device with the id msgID, in chats (any
 // when empty) from senders (any when empty), first kept first. When several senders used
 // the id in one chat, the first is the original: a copy of an id can only follow the
-// message it copies. Ties (same instant) go by sender, so that the answer is the same
-// every time.
-func (s messages) find(ctx context.Context, id device.ID, msgID string, chats, senders []types.JID, limit int) ([]keptMessage, error) {
-	var rows []messageRow
-	q := s.db.NewSelect().Model(&rows).Where("device_id = ? AND message_id = ?", id.String(), msgID)
-	if len(chats) > 0 {
-		q = q.Where("chat IN (?)", bun.In(jidStrings(chats)))
+// message it copies.
+func (k kept) find(ctx context.Context, id device.ID, msgID string, chats, senders []types.JID, limit int) ([]keptMessage, error) {
+	found, err := k.store.Find(ctx, id, device.MessageQuery{ID: msgID, Chats: jidStrings(chats), Senders: jidStrings(senders), Limit: limit})
+	if err != nil {
+		return nil, err
 	}
-	if len(senders) > 0 {
-		q = q.Where("sender IN (?)", bun.In(jidStrings(senders)))
-	}
-	if err := q.Order("created_at", "chat", "sender").Limit(int64(limit)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("load message %s: %w", msgID, err)
-	}
-	kept := make([]keptMessage, len(rows))
-	for i, row := range rows {
-		k := keptMessage{FromMe: row.FromMe, Message: &waE2E.Message{}}
-		if err := proto.Unmarshal(row.Content, k.Message); err != nil {
+	out := make([]keptMessage, len(found))
+	for i, f := range found {
+		m := keptMessage{FromMe: f.Message.FromMe, Message: &waE2E.Message{}}
+		if err := proto.Unmarshal(f.Raw, m.Message); err != nil {
 			return nil, fmt.Errorf("load message %s: %w", msgID, err)
 		}
-		k.Chat, _ = types.ParseJID(row.Chat)
-		k.Sender, _ = types.ParseJID(row.Sender)
-		kept[i] = k
+		m.Chat, _ = types.ParseJID(f.Message.Chat)
+		m.Sender, _ = types.ParseJID(f.Message.Sender.JID)
+		out[i] = m
 	}
-	return kept, nil
+	return out, nil
 }
 
 // first returns the first kept message with the id in one of chats, or nil.
-func (s messages) first(ctx context.Context, id device.ID, msgID string, chats []types.JID) (*keptMessage, error) {
-	kept, err := s.find(ctx, id, msgID, chats, nil, 1)
-	if err != nil || len(kept) == 0 {
+func (k kept) first(ctx context.Context, id device.ID, msgID string, chats []types.JID) (*keptMessage, error) {
+	found, err := k.find(ctx, id, msgID, chats, nil, 1)
+	if err != nil || len(found) == 0 {
 		return nil, err
 	}
-	return &kept[0], nil
+	return &found[0], nil
 }
 
 func jidStrings(js []types.JID) []string {
@@ -159,22 +137,4 @@ func jidStrings(js []types.JID) []string {
 		out[i] = j.ToNonAD().String()
 	}
 	return out
-}
-
-// deleteDevice forgets every message of the device.
-func (s messages) deleteDevice(ctx context.Context, id device.ID) error {
-	if _, err := s.db.NewDelete().Model((*messageRow)(nil)).Where("device_id = ?", id.String()).Exec(ctx); err != nil {
-		return fmt.Errorf("delete messages of device %s: %w", id, err)
-	}
-	return nil
-}
-
-// prune forgets the messages kept since before cutoff.
-func (s messages) prune(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := s.db.NewDelete().Model((*messageRow)(nil)).Where("created_at < ?", cutoff.UTC()).Exec(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("prune messages: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
 }
