@@ -224,23 +224,23 @@ func TestWhatsAppFlow(t *testing.T) {
 }
 
 // linkDevice creates a device and pairs it with the simulator by QR code, returning its id.
-func linkDevice(t *testing.T, gw *live, sim *wasim.Server, phone string) string {
+func linkDevice(t *testing.T, api client, sim *wasim.Server, phone string) string {
 	t.Helper()
 	var d deviceJSON
-	gw.api.call("POST", "/api/v1/devices", `{"name":"`+phone+`"}`, http.StatusCreated, &d)
-	gw.api.call("POST", "/api/v1/devices/"+d.ID+"/connect", "", http.StatusAccepted, nil)
+	api.call("POST", "/api/v1/devices", `{"name":"`+phone+`"}`, http.StatusCreated, &d)
+	api.call("POST", "/api/v1/devices/"+d.ID+"/connect", "", http.StatusAccepted, nil)
 	var qr struct{ QR string }
 	for deadline := time.Now().Add(30 * time.Second); qr.QR == ""; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			gw.api.call("GET", "/api/v1/devices/"+d.ID, "", http.StatusOK, &d)
+			api.call("GET", "/api/v1/devices/"+d.ID, "", http.StatusOK, &d)
 			t.Fatalf("no QR code for %s (status %s)", phone, d.Status)
 		}
-		gw.api.callStatus("GET", "/api/v1/devices/"+d.ID+"/qr", &qr)
+		api.callStatus("GET", "/api/v1/devices/"+d.ID+"/qr", &qr)
 	}
 	if _, err := sim.Scan(t.Context(), wasim.ScanRequest{QR: qr.QR, PhoneNumber: phone}); err != nil {
 		t.Fatal(err)
 	}
-	gw.api.waitStatusWithin(d.ID, "ready", 30*time.Second)
+	api.waitStatusWithin(d.ID, "ready", 30*time.Second)
 	return d.ID
 }
 
@@ -274,7 +274,7 @@ func TestWhatsAppKickBanDrop(t *testing.T) {
 	t.Parallel()
 	sim := wasim.Start(t)
 	gw := startLive(t, simConfig(t, sim, ""))
-	id := linkDevice(t, gw, sim, "15550004444")
+	id := linkDevice(t, gw.api, sim, "15550004444")
 	p := listener(t, "js", gw.base(), "/device/"+id, apiKey, "TRANSPORTS=websocket")
 	p.expect("connect")
 	expectState(t, p, "ready", id)
@@ -330,7 +330,7 @@ func TestWhatsAppMedia(t *testing.T) {
 	t.Parallel()
 	sim := wasim.Start(t)
 	gw := startLive(t, simConfig(t, sim, ""))
-	id := linkDevice(t, gw, sim, "15550005555")
+	id := linkDevice(t, gw.api, sim, "15550005555")
 	p := listener(t, "js", gw.base(), "/device/"+id, apiKey, "TRANSPORTS=websocket")
 	p.expect("connect")
 
@@ -392,7 +392,7 @@ func TestWhatsAppRestoresManyDevices(t *testing.T) {
 	const n = 100
 	ids := make([]string, n)
 	for i := range n {
-		ids[i] = linkDevice(t, gw, sim, fmt.Sprintf("1555100%04d", i))
+		ids[i] = linkDevice(t, gw.api, sim, fmt.Sprintf("1555100%04d", i))
 	}
 	gw.stop()
 	gw.start()

@@ -27,6 +27,7 @@ type Client struct {
 	log       *slog.Logger
 	libLevel  slog.Level
 	container *sqlstore.Container
+	ping      func(context.Context) error // whether the database answers (see patientBuffer)
 	msgs      kept
 	server    *http.Client // sends whatsmeow to Config.ServerURL; nil for WhatsApp
 
@@ -70,6 +71,7 @@ func New(ctx context.Context, db *bun.DB, exclusively Exclusive, msgs Messages, 
 	c := &Client{
 		cfg: cfg, log: log, libLevel: libLevel, server: server,
 		msgs:     kept{msgs},
+		ping:     db.PingContext,
 		sessions: make(map[device.ID]*session),
 	}
 	c.onWhatsApp.entries = make(map[string]time.Time)
@@ -124,6 +126,7 @@ func (c *Client) Connect(ctx context.Context, s device.Session, h device.Session
 		cli.SetMediaHTTPClient(c.server)
 	}
 	ss := newSession(c, s.DeviceID, s.JID, h, cli)
+	dev.EventBuffer = patientBuffer{EventBuffer: dev.EventBuffer, ended: ss.ctx.Done(), ping: c.ping}
 	cli.AddEventHandlerWithSuccessStatus(ss.onEvent)
 	return c.start(ss, func(ss *session) { ss.supervise() })
 }
