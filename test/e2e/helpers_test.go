@@ -51,7 +51,7 @@ func serveOn(t testing.TB, gw *bootstrap.Gateway, addr string) (string, func()) 
 }
 
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 }
 

@@ -224,7 +224,7 @@ func TestWhatsAppFlow(t *testing.T) {
 }
 
 // linkDevice creates a device and pairs it with the simulator by QR code, returning its id.
-func linkDevice(t *testing.T, api client, sim *wasim.Server, phone string) string {
+func linkDevice(t testing.TB, api client, sim *wasim.Server, phone string) string {
 	t.Helper()
 	var d deviceJSON
 	api.call("POST", "/api/v1/devices", `{"name":"`+phone+`"}`, http.StatusCreated, &d)
