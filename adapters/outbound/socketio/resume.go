@@ -174,10 +174,14 @@ func (g *Gateway) resume(s *socket.Socket, l *listener) {
 
 func (g *Gateway) catchUp(s *socket.Socket, l *listener) {
 	for range handOvers {
-		if !g.replay(s, l) || g.handOver(s, l) {
-			if l.deleted { // as Publish does, outside the locks
-				s.Disconnect(false)
-			}
+		if !g.replay(s, l) {
+			return
+		}
+		done, deleted := g.handOver(s, l)
+		if deleted { // as Publish does, outside the locks
+			s.Disconnect(false)
+		}
+		if done {
 			return
 		}
 	}
@@ -246,26 +250,28 @@ func (g *Gateway) drained(s *socket.Socket, n int) bool {
 // the listener's last read of the log from the recent events, then joins it to the live
 // rooms. It reports false, for the caller to read the log again, when the recent events
 // do not reach back that far or are more than a batch. A listener that the log took
-// past the newest event published waits for the feed to catch up (see release).
-func (g *Gateway) handOver(s *socket.Socket, l *listener) bool {
+// past the newest event published waits for the feed to catch up (see release). It
+// also reports whether the listener was told that its device was deleted: once in
+// ahead, l is release's.
+func (g *Gateway) handOver(s *socket.Socket, l *listener) (done, deleted bool) {
 	g.pub.Lock()
 	defer g.pub.Unlock()
 	if !s.Connected() {
-		return true
+		return true, false
 	}
 	if !g.fed || l.after > device.EventID(g.published.Load()) {
 		g.ahead[s] = l
-		return true
+		return true, l.deleted
 	}
 	missed, ok := g.recent.after(max(l.after, l.read), l.sees, g.batch())
 	if !ok {
-		return false
+		return false, l.deleted
 	}
 	for _, r := range missed {
 		g.send(s, l, r)
 	}
 	g.live(s, l)
-	return true
+	return true, l.deleted
 }
 
 // release joins to the live rooms, before r is sent, the listeners that resumed up to

@@ -38,6 +38,24 @@ type rig struct {
 
 func newRig(t *testing.T, o Options) *rig {
 	t.Helper()
+	r := newManualRig(t, o)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r.feed = application.NewFeed(r.store.Log, r.g, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { r.feed.Run(ctx); close(stopped) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	// The feed publishes what is committed after it started: store until it does.
+	for {
+		if last := r.receive(0, 1); r.waitPublished(last, 200*time.Millisecond) {
+			return r
+		}
+	}
+}
+
+// newManualRig is a rig without a feed: the test publishes (publish).
+func newManualRig(t *testing.T, o Options) *rig {
+	t.Helper()
 	r := &rig{t: t, store: memory.NewStore()}
 	for i := range r.devs {
 		d := newDevice(t)
@@ -62,15 +80,35 @@ func newRig(t *testing.T, o Options) *rig {
 			t.Error("gateway did not close within 10s")
 		}
 	})
-	r.feed = application.NewFeed(r.store.Log, r.g, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { r.feed.Run(ctx); close(stopped) }()
-	t.Cleanup(func() { cancel(); <-stopped })
-	// The feed publishes what is committed after it started: store until it does.
-	for {
-		if last := r.receive(0, 1); r.g.published.Load() >= int64(last) || r.waitPublished(last, 200*time.Millisecond) {
-			return r
+	return r
+}
+
+// publish publishes the log's events after id, as the feed would.
+func (r *rig) publish(after device.EventID) {
+	r.t.Helper()
+	recs, err := r.store.Log.Read(context.Background(), device.LogQuery{After: after, Limit: 1 << 30})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if err := r.g.Publish(context.Background(), rec); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// waitAhead waits until n resuming listeners wait for the feed to catch up.
+func (r *rig) waitAhead(n int) {
+	r.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		r.g.pub.Lock()
+		ahead := len(r.g.ahead)
+		r.g.pub.Unlock()
+		if ahead == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%d listeners ahead of the feed, want %d", ahead, n)
 		}
 	}
 }
@@ -90,7 +128,9 @@ func (r *rig) receive(i, n int) device.EventID {
 			r.t.Error(err)
 		}
 	}
-	r.feed.Wake()
+	if r.feed != nil {
+		r.feed.Wake()
+	}
 	last, err := r.store.Log.Last(context.Background())
 	if err != nil {
 		r.t.Fatal(err)
@@ -274,5 +314,49 @@ func TestSlowListenerRecovers(t *testing.T) {
 	live := r.receive(0, 1)
 	if got := back.collect(1, true); got[0] != live.String() {
 		t.Fatalf("live event %v, want %s", got, live)
+	}
+}
+
+// TestResumeAheadOfTheFeed: the log holds events that the feed has not published yet,
+// or never will (committed before it started). A listener that read them from the log
+// gets each once, those it missed before the feed's first event too, then live ones.
+func TestResumeAheadOfTheFeed(t *testing.T) {
+	t.Parallel()
+	r := newManualRig(t, Options{})
+	ids := func(from, to int) (ids []string) {
+		for i := from; i <= to; i++ {
+			ids = append(ids, strconv.Itoa(i))
+		}
+		return ids
+	}
+	nsp := "/device/" + r.devs[0].String()
+	r.receive(0, 10) // committed before the feed started: never published
+	first := dialWith(t, r.base, nsp, "", `{"lastEventId":"2"}`, nil)
+	first.connected()
+	got := first.collect(8, false)
+	r.waitAhead(1)
+	r.receive(0, 3) // committed after the listener read, before the feed started
+	r.receive(0, 2)
+	r.publish(13) // the feed's first events: 14 and 15
+	got = append(got, first.collect(5, false)...)
+	r.receive(0, 1)
+	r.publish(15)
+	if got = append(got, first.collect(1, false)...); !slices.Equal(got, ids(3, 16)) {
+		t.Fatalf("first listener got %v", got)
+	}
+
+	r.receive(0, 5) // 17..21, not published yet
+	second := dialWith(t, r.base, nsp, "", `{"lastEventId":"15"}`, nil)
+	second.connected()
+	got = second.collect(6, false)
+	r.waitAhead(1)
+	r.publish(16)
+	r.receive(0, 1)
+	r.publish(21)
+	if got = append(got, second.collect(1, false)...); !slices.Equal(got, ids(16, 22)) {
+		t.Fatalf("second listener got %v", got)
+	}
+	if got := first.collect(6, false); !slices.Equal(got, ids(17, 22)) {
+		t.Fatalf("first listener got %v", got)
 	}
 }
