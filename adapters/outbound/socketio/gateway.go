@@ -661,7 +661,7 @@ func (g *Gateway) stripe(id device.ID) *stripe {
 // guard disconnects a connection whose client does not keep up: packets wait in its
 // write buffer between "packetCreate" and "flush", and past maxBuffered of them the
 // connection is closed rather than let the buffer grow. The client reconnects and gets
-// the current state again.
+// the current state again, or what it missed if it resumes (resume.go).
 func (g *Gateway) guard(conn engine.Socket) {
 	st := new(connState)
 	g.conns.Store(conn, st)
