@@ -61,6 +61,9 @@ func (l *Events) Read(ctx context.Context, q device.LogQuery) ([]device.Record, 
 	var rows []eventRow
 	s := l.db.NewSelect().Model(&rows).Where("id > ?", int64(q.After)).Order("id").Limit(int64(q.Limit))
 	if q.Devices != nil {
+		if len(q.Devices) == 0 {
+			return nil, nil // a key that sees no device
+		}
 		ids := make([]string, len(q.Devices))
 		for i, id := range q.Devices {
 			ids[i] = id.String()

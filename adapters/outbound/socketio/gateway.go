@@ -2,7 +2,17 @@
 // per device (/device/:deviceId) or to / for every device, authenticate with the API
 // key, and receive the device events of the gateway contract
 // (shared/spec/websocket-gateway.md). Clients only listen, so the whole gateway is an
-// outbound adapter: it implements device.EventPublisher.
+// outbound adapter: it implements device.EventPublisher, fed from the event log.
+//
+// Every payload carries `eventId`, the event's id in the log (a string). A listener
+// resumes where it left off in one of two ways (resume.go):
+//   - lastEventId (auth.lastEventId, or the query parameter): every event after it, in
+//     order, then live events, with no gap and no duplicate; for any client.
+//   - socket.io's connection state recovery, for clients that opt in with
+//     auth.recover = true (or ?recover=1): they get a pid on connect and each event's
+//     id appended as a last argument, and socket.io-client sends both back when it
+//     reconnects. Backed by the log, so it also works across a restart. The opt-in
+//     exists because python-socketio passes every argument to the handler.
 package socketio
 
 import (
@@ -96,6 +106,11 @@ type Devices interface {
 	Get(ctx context.Context, id device.ID) (*device.Device, error)
 }
 
+// Events reads the event log, for listeners that resume; a device.EventLog is one.
+type Events interface {
+	Read(ctx context.Context, q device.LogQuery) ([]device.Record, error)
+}
+
 // Gateway is the Socket.io server and the event publisher that feeds it.
 type Gateway struct {
 	io          *socket.Server
@@ -103,6 +118,7 @@ type Gateway struct {
 	auth        Authenticator
 	valid       ValidKeys
 	devices     Devices
+	events      Events
 	log         *slog.Logger
 	maxBuffered int64
 	maxPerKey   int
@@ -126,6 +142,16 @@ type Gateway struct {
 	// stripes order, per device, the events published and the state sent to a
 	// listener that just connected (see welcome).
 	stripes [256]stripe
+
+	// published is the id of the newest event published, stored under its device's
+	// stripe once every listener has been sent it.
+	published atomic.Int64
+	// pub orders the events published and the hand-over of resuming listeners to live
+	// events (see resume); it is taken before a stripe.
+	pub    sync.Mutex
+	recent ring                         // the newest events published
+	fed    bool                         // whether anything was published yet
+	ahead  map[*socket.Socket]*listener // resumed past the newest event published (see wait)
 }
 
 // connState is what the gateway counts of one engine connection.
@@ -161,13 +187,17 @@ type Options struct {
 	// 0. Handshakes under way are not counted, so a burst may pass it by a few.
 	MaxConnectionsPerKey int
 	RevalidateEvery      time.Duration // DefaultRevalidateEvery when 0
+	// Recent is how many of the newest events are kept in memory, for listeners that
+	// resume to catch up without reading the log under a lock; DefaultRecent when 0.
+	Recent int
 }
 
-// New builds the gateway.
-func New(auth Authenticator, valid ValidKeys, devices Devices, log *slog.Logger, o Options) *Gateway {
-	g := &Gateway{auth: auth, valid: valid, devices: devices, log: log, maxBuffered: int64(o.MaxBuffered),
+// New builds the gateway; events is the log that resuming listeners read.
+func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, log *slog.Logger, o Options) *Gateway {
+	g := &Gateway{auth: auth, valid: valid, devices: devices, events: events, log: log, maxBuffered: int64(o.MaxBuffered),
 		maxPerKey: cmp.Or(o.MaxConnectionsPerKey, DefaultMaxConnectionsPerKey), origins: newOrigins(o.CORSOrigins),
-		byKey: map[key.ID]map[*socket.Socket]struct{}{}, stop: make(chan struct{})}
+		byKey: map[key.ID]map[*socket.Socket]struct{}{}, stop: make(chan struct{}),
+		recent: newRing(cmp.Or(o.Recent, DefaultRecent)), ahead: map[*socket.Socket]*listener{}}
 	if g.maxBuffered == 0 {
 		g.maxBuffered = DefaultMaxBuffered
 	}
@@ -182,6 +212,13 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, log *slog.Logger,
 	if cors := g.origins.cors(); cors != nil {
 		opts.SetCors(cors)
 	}
+	// Connection state recovery from the log (recovery.go): the key is checked again
+	// on a recovered connection, like on any other.
+	recovery := socket.DefaultConnectionStateRecovery()
+	recovery.SetSkipMiddlewares(false)
+	recovery.SetMaxDisconnectionDuration(0) // unused: sessions are not kept in memory
+	opts.SetConnectionStateRecovery(recovery)
+	opts.SetAdapter(sessions{})
 	g.io = socket.NewServer(nil, opts)
 	g.handler = g.checkOrigin(g.io.ServeHandler(opts))
 	g.io.Engine().On("connection", func(args ...any) { g.guard(args[0].(engine.Socket)) })
@@ -247,9 +284,13 @@ func (g *Gateway) authenticate(s *socket.Socket, next func(*socket.ExtendedError
 	next(err)
 }
 
-// admit checks the connection's key and its key's connection count, and keeps what the
-// key allows with the socket.
+// admit checks the connection's key and its key's connection count, and where it
+// resumes from, and keeps them with the socket (a *listener).
 func (g *Gateway) admit(s *socket.Socket) (key.Access, *socket.ExtendedError) {
+	l, err := resumption(s)
+	if err != nil {
+		return key.Access{}, socket.NewExtendedError(err.Error(), nil)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	a, err := g.auth.Check(ctx, apiKey(s), s.Request().Request().RemoteAddr, "socket.io")
@@ -269,7 +310,8 @@ func (g *Gateway) admit(s *socket.Socket) (key.Access, *socket.ExtendedError) {
 		g.log.Warn("socket.io: connection refused, its key has too many", "key", keyName(a.KeyID), "max", g.maxPerKey)
 		return a, socket.NewExtendedError("Too many connections for this API key", nil)
 	}
-	s.SetData(a)
+	l.access = a
+	s.SetData(l)
 	return a, nil
 }
 
@@ -294,18 +336,18 @@ func keyName(id key.ID) string {
 	return id.String()
 }
 
-// joinRoot puts a root listener in the rooms of what its key sees: every device, or
-// each of its devices.
+// joinRoot puts a root listener in the rooms of what its key sees, every device or
+// each of its devices, or has it resume first.
 func (g *Gateway) joinRoot(s *socket.Socket) {
-	a, _ := s.Data().(key.Access)
-	if a.AllDevices() {
-		s.Join(allDevices)
-	} else {
-		for _, id := range a.Devices() {
-			s.Join(deviceRoom(id))
-		}
+	l := s.Data().(*listener)
+	g.track(s, l.access.KeyID)
+	if l.resume {
+		g.resume(s, l)
+		return
 	}
-	g.track(s, a.KeyID)
+	g.pub.Lock()
+	defer g.pub.Unlock()
+	g.live(s, l)
 }
 
 // track counts a listener against its key until it leaves.
@@ -447,18 +489,25 @@ func deviceID(nsp socket.Namespace) device.ID {
 // already got something newer than the read may be: read again, since the application
 // stores a change before publishing it. After welcomeReads reads that all raced with
 // new events, send nothing: the listener has had those events, which are newer.
+//
+// A listener that resumes gets what it missed instead (resume).
 func (g *Gateway) welcome(s *socket.Socket) {
 	id := deviceID(s.Nsp())
 	st := g.stripe(id)
-	a, _ := s.Data().(key.Access)
-	g.track(s, a.KeyID)
+	l := s.Data().(*listener)
+	g.track(s, l.access.KeyID)
 	_ = s.On("disconnect", func(...any) { g.forget(id, s.Nsp()) })
+	if l.resume {
+		g.resume(s, l)
+		return
+	}
 	st.Lock()
 	if !s.Connected() { // gone already: its disconnect may have run before the handler was set
 		st.Unlock()
 		return
 	}
 	g.register(id, s.Nsp())
+	s.Join(l.rooms()...)
 	version := st.version
 	st.Unlock()
 
@@ -473,11 +522,13 @@ func (g *Gateway) welcome(s *socket.Socket) {
 		}
 		st.Lock()
 		if st.version == version {
-			now := time.Now()
+			// Every event of the device up to published has been sent to the listener
+			// or is older than what it read: published is where it would resume from.
+			now, last := time.Now(), device.EventID(g.published.Load())
 			h := device.Header{DeviceID: id, At: now}
-			_ = s.Emit("state", payload(device.StateChanged{Header: h, Status: d.Status()}))
+			_ = s.Emit("state", l.args(device.Payload(device.StateChanged{Header: h, Status: d.Status()}, last), last)...)
 			if code, expires, ok := d.CurrentQR(now); ok {
-				_ = s.Emit("qr", payload(device.QR{Header: h, Code: code, ExpiresAt: expires}))
+				_ = s.Emit("qr", l.args(device.Payload(device.QR{Header: h, Code: code, ExpiresAt: expires}, last), last)...)
 			}
 			st.Unlock()
 			return
@@ -520,14 +571,15 @@ func (g *Gateway) namespaces(id device.ID) []socket.Namespace {
 	return nsps
 }
 
-// Publish emits the event to the device's namespace and to the root namespace.
-func (g *Gateway) Publish(_ context.Context, e device.Event) error {
-	id := e.Head().DeviceID
-	nsps := g.emit(id, e)
-	if d, ok := e.(device.Disconnected); ok && d.Reason == device.ReasonDeleted {
+// Publish emits the event to the listeners of its device: those of the device's
+// namespace, and those of the root namespace whose key sees the device. It is called
+// from one goroutine, in the order of the ids.
+func (g *Gateway) Publish(_ context.Context, r device.Record) error {
+	nsps := g.publish(r)
+	if isDeleted(r) {
 		// The device is gone: its listeners are told why, then let go. The server ends
-		// the connection, so clients do not try to reconnect. Outside the device's lock:
-		// disconnecting runs forget, which takes it.
+		// the connection, so clients do not try to reconnect. Outside the locks:
+		// disconnecting runs forget, which takes the device's.
 		for _, nsp := range nsps {
 			nsp.DisconnectSockets(false)
 		}
@@ -535,25 +587,70 @@ func (g *Gateway) Publish(_ context.Context, e device.Event) error {
 	return nil
 }
 
+// isDeleted is whether r tells that its device was deleted.
+func isDeleted(r device.Record) bool {
+	if r.Name != (device.Disconnected{}).Name() {
+		return false
+	}
+	var p struct {
+		Reason device.Reason `json:"reason"`
+	}
+	_ = json.Unmarshal(r.Payload, &p)
+	return p.Reason == device.ReasonDeleted
+}
+
+// publish hands over the listeners that had resumed ahead of r, sends r and keeps it
+// among the recent events; it returns the device's namespaces.
+func (g *Gateway) publish(r device.Record) []socket.Namespace {
+	g.pub.Lock()
+	defer g.pub.Unlock()
+	g.release(r)
+	nsps := g.emit(r)
+	g.recent.add(r)
+	g.fed = true
+	return nsps
+}
+
 // emit sends an event under the device's stripe lock and returns the device's
-// namespaces. Emitting only queues the packets (guard bounds the queues).
-func (g *Gateway) emit(id device.ID, e device.Event) []socket.Namespace {
-	name, p := e.Name(), payload(e)
+// namespaces. Emitting only queues the packets (guard bounds the queues). Listeners
+// that opted into recovery are in rooms of their own, whose packets carry the offset.
+func (g *Gateway) emit(r device.Record) []socket.Namespace {
+	id, p, offset := r.DeviceID, rawJSON{r.Payload}, r.ID.String()
 	st := g.stripe(id)
 	st.Lock()
 	defer st.Unlock()
-	switch e.(type) {
-	case device.StateChanged, device.QR: // what welcome sends
+	switch r.Name {
+	case (device.StateChanged{}).Name(), (device.QR{}).Name(): // what welcome sends
 		st.version++
 	}
 	nsps := g.namespaces(id)
+	room := deviceRoom(id)
 	for _, nsp := range nsps {
-		_ = nsp.Emit(name, p)
+		emitTo(nsp, []socket.Room{room}, r.Name, p)
+		emitTo(nsp, []socket.Room{withOffsets(room)}, r.Name, p, offset)
 	}
 	// Root listeners hear the devices their key sees; a socket in both rooms hears it once.
-	_ = g.io.Sockets().To(allDevices, deviceRoom(id)).Emit(name, p)
+	root := g.io.Sockets()
+	emitTo(root, []socket.Room{allDevices, room}, r.Name, p)
+	emitTo(root, []socket.Room{withOffsets(allDevices), withOffsets(room)}, r.Name, p, offset)
+	g.published.Store(int64(r.ID))
 	return nsps
 }
+
+// emitTo emits to the rooms of nsp that have listeners: encoding a packet for nobody
+// costs as much as for one.
+func emitTo(nsp socket.Namespace, rooms []socket.Room, name string, args ...any) {
+	rooms = slices.DeleteFunc(rooms, func(r socket.Room) bool { _, ok := nsp.Adapter().Rooms().Load(r); return !ok })
+	if len(rooms) > 0 {
+		_ = nsp.To(rooms...).Emit(name, args...)
+	}
+}
+
+// rawJSON is a payload as the log keeps it, JSON already, which the parser writes as it
+// is: not a []byte, which it would send as a binary attachment.
+type rawJSON struct{ b []byte }
+
+func (r rawJSON) MarshalJSON() ([]byte, error) { return r.b, nil }
 
 func (g *Gateway) stripe(id device.ID) *stripe {
 	h := fnv.New32a()
@@ -564,7 +661,7 @@ func (g *Gateway) stripe(id device.ID) *stripe {
 // guard disconnects a connection whose client does not keep up: packets wait in its
 // write buffer between "packetCreate" and "flush", and past maxBuffered of them the
 // connection is closed rather than let the buffer grow. The client reconnects and gets
-// the current state again.
+// the current state again, or what it missed if it resumes (resume.go).
 func (g *Gateway) guard(conn engine.Socket) {
 	st := new(connState)
 	g.conns.Store(conn, st)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func serveGateway(t *testing.T, devs Devices, o Options) (*Gateway, string) {
 func serveGatewayWith(t *testing.T, auth Authenticator, devs Devices, o Options) (*Gateway, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	g := New(auth, application.NewValidKeys(memory.NewKeys(), time.Now), devs, log, o)
+	g := New(auth, application.NewValidKeys(memory.NewKeys(), time.Now), devs, memory.NewLog(), log, o)
 	mux := http.NewServeMux()
 	mux.Handle(Path+"/", g.Handler())
 	srv := httptest.NewServer(mux)
@@ -105,28 +106,56 @@ type wsListener struct {
 // the answer (see joined).
 func dial(t *testing.T, base, id string) *wsListener {
 	t.Helper()
+	return dialWith(t, base, "/device/"+id, "", "", nil)
+}
+
+// dialWith is dial to namespace nsp ("/" or "/device/<id>"), with query parameters
+// (&name=value...), the connect packet's auth object (JSON, "" for none), and the
+// HTTP client that dials (nil for the default).
+func dialWith(t *testing.T, base, nsp, query, auth string, hc *http.Client) *wsListener {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+Path+"/?EIO=4&transport=websocket&apiKey="+testKey, nil)
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+Path+"/?EIO=4&transport=websocket&apiKey="+testKey+query,
+		&websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn.SetReadLimit(1 << 20)
 	t.Cleanup(func() { conn.CloseNow() })
-	l := &wsListener{t: t, conn: conn, nsp: "/device/" + id}
+	l := &wsListener{t: t, conn: conn, nsp: nsp}
 	if p, err := l.read(5 * time.Second); err != nil || !strings.HasPrefix(p, "0") {
 		t.Fatalf("engine.io open packet: %q %v", p, err)
 	}
-	l.write("40" + l.nsp + ",")
+	l.write("40" + l.prefix() + auth)
 	return l
+}
+
+// prefix is what the listener's packets start with after their type: the namespace
+// and a comma, nothing for the root namespace.
+func (l *wsListener) prefix() string {
+	if l.nsp == "/" {
+		return ""
+	}
+	return l.nsp + ","
 }
 
 // joined waits for the namespace's connect packet.
 func (l *wsListener) joined() {
 	l.t.Helper()
-	if p, err := l.read(5 * time.Second); err != nil || !strings.HasPrefix(p, "40"+l.nsp+",") {
+	l.connected()
+}
+
+// connected waits for the namespace's connect packet and returns its data (sid, and
+// pid when connection state recovery is on).
+func (l *wsListener) connected() map[string]any {
+	l.t.Helper()
+	p, err := l.read(5 * time.Second)
+	var data map[string]any
+	if err != nil || !strings.HasPrefix(p, "40"+l.prefix()) || json.Unmarshal([]byte(strings.TrimPrefix(p, "40"+l.prefix())), &data) != nil {
 		l.t.Fatalf("namespace connect answered %q %v", p, err)
 	}
+	return data
 }
 
 func (l *wsListener) write(p string) {
@@ -152,21 +181,32 @@ func (l *wsListener) read(timeout time.Duration) (string, error) {
 	}
 }
 
-// event returns the next event of the listener's namespace.
+// event returns the next event of the listener's namespace, which must have one
+// argument, its payload.
 func (l *wsListener) event() (string, map[string]any) {
 	l.t.Helper()
-	p, err := l.read(5 * time.Second)
+	name, data, offset, ok := l.eventWithOffset()
+	if ok {
+		l.t.Fatalf("%s event with an offset (%q) for a listener that did not ask for one", name, offset)
+	}
+	return name, data
+}
+
+// eventWithOffset returns the next event of the listener's namespace, and the offset
+// that follows its payload if there is one.
+func (l *wsListener) eventWithOffset() (name string, data map[string]any, offset string, ok bool) {
+	l.t.Helper()
+	p, err := l.read(10 * time.Second)
 	if err != nil {
 		l.t.Fatalf("no event: %v", err)
 	}
 	var ev []json.RawMessage
-	var name string
-	var data map[string]any
-	if !strings.HasPrefix(p, "42"+l.nsp+",") || json.Unmarshal([]byte(strings.TrimPrefix(p, "42"+l.nsp+",")), &ev) != nil ||
-		len(ev) != 2 || json.Unmarshal(ev[0], &name) != nil || json.Unmarshal(ev[1], &data) != nil {
+	if !strings.HasPrefix(p, "42"+l.prefix()) || json.Unmarshal([]byte(strings.TrimPrefix(p, "42"+l.prefix())), &ev) != nil ||
+		len(ev) < 2 || len(ev) > 3 || json.Unmarshal(ev[0], &name) != nil || json.Unmarshal(ev[1], &data) != nil ||
+		(len(ev) == 3 && json.Unmarshal(ev[2], &offset) != nil) {
 		l.t.Fatalf("not an event of %s: %q", l.nsp, p)
 	}
-	return name, data
+	return name, data, offset, len(ev) == 3
 }
 
 // expectState fails unless the next event is state with the status.
@@ -201,12 +241,19 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// lastID numbers the events that tests publish without a log.
+var lastID atomic.Int64
+
 // publishWithin publishes e and fails unless Publish returns within timeout: a stuck
 // Publish blocks every event of the devices that share its lock.
 func publishWithin(t *testing.T, g *Gateway, e device.Event, timeout time.Duration) {
 	t.Helper()
+	r, err := device.NewRecord(e, device.EventID(lastID.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() { done <- g.Publish(context.Background(), e) }()
+	go func() { done <- g.Publish(context.Background(), r) }()
 	select {
 	case err := <-done:
 		if err != nil {
