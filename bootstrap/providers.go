@@ -65,8 +65,8 @@ var recordingPublisherSet = wire.NewSet(memory.NewPublisher, provideRecordingPub
 
 func provideClock() application.Clock { return time.Now }
 
-func provideSocketIO(cfg Config, keys *apikey.Guard, valid application.ValidKeysHandler, devices device.Repository, log *slog.Logger) *socketio.Gateway {
-	return socketio.New(keys, valid, devices, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered,
+func provideSocketIO(cfg Config, keys *apikey.Guard, valid application.ValidKeysHandler, devices device.Repository, events device.EventLog, log *slog.Logger) *socketio.Gateway {
+	return socketio.New(keys, valid, devices, events, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered,
 		MaxConnectionsPerKey: cfg.SocketIOMaxConnectionsPerKey})
 }
 

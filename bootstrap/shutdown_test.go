@@ -14,8 +14,8 @@ import (
 )
 
 // lastWords stands for sessions that still report something while they stop (a message
-// received just before the end): it publishes an event when closed, then closes the
-// sessions it wraps.
+// received just before the end): it stores a change, with its event, when closed, then
+// closes the sessions it wraps.
 type lastWords struct {
 	Sessions
 	publish func()
@@ -26,8 +26,9 @@ func (l lastWords) Close(ctx context.Context) error {
 	return l.Sessions.Close(ctx)
 }
 
-// TestShutdownStopsSessionsBeforeListeners: what sessions report while they stop still
-// reaches connected listeners, because Socket.io closes only after them.
+// TestShutdownStopsSessionsBeforeListeners: what sessions store while they stop still
+// reaches connected listeners, because the feed delivers what the log holds before
+// Socket.io closes.
 func TestShutdownStopsSessionsBeforeListeners(t *testing.T) {
 	t.Parallel()
 	key := strings.Repeat("k", MinAPIKeyLength)
@@ -35,10 +36,19 @@ func TestShutdownStopsSessionsBeforeListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := device.NewID(time.Now())
+	d, err := device.New("last words", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := d.ID()
+	if err := gw.Devices.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
 	gw.sessions = lastWords{Sessions: gw.sessions, publish: func() {
-		_ = gw.sockets.Publish(context.Background(), device.StateChanged{
-			Header: device.Header{DeviceID: id, At: time.Now()}, Status: device.StatusDisconnected})
+		_, err := gw.Devices.Update(context.Background(), id, func(d *device.Device) error { return d.Connect(time.Now()) })
+		if err != nil {
+			t.Error(err)
+		}
 	}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

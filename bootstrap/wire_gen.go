@@ -24,8 +24,10 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 		return nil, nil, err
 	}
 	devices := database.NewDevices(db)
+	messages := database.NewMessages(db)
+	events := database.NewEvents(db)
 	keys := database.NewKeys(db)
-	client, cleanup2, err := provideWhatsApp(ctx, db, cfg, log)
+	client, cleanup2, err := provideWhatsApp(ctx, db, messages, cfg, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -34,12 +36,12 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	clock := provideClock()
 	guard := provideGuard(keys, adminKey, clock, log)
 	validKeysHandler := application.NewValidKeys(keys, clock)
-	gateway := provideSocketIO(cfg, guard, validKeysHandler, devices, log)
+	gateway := provideSocketIO(cfg, guard, validKeysHandler, devices, events, log)
 	fetcher := provideFetcher(cfg)
-	app := application.New(devices, keys, client, gateway, fetcher, clock, log)
+	app := application.New(devices, messages, events, keys, client, gateway, fetcher, clock, log)
 	options := provideRESTOptions(cfg)
 	api := rest.New(app, guard, devices, log, options)
-	bootstrapGateway := NewGateway(app, api, gateway, client, log)
+	bootstrapGateway := NewGateway(app, api, gateway, client, cfg, log)
 	return bootstrapGateway, func() {
 		cleanup2()
 		cleanup()
@@ -48,21 +50,24 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 
 // BuildInMemory wires the gateway with every outbound adapter in memory.
 func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
-	repository := memory.NewRepository()
+	store := memory.NewStore()
+	repository := store.Devices
+	messages := store.Messages
+	memoryLog := store.Log
 	keys := memory.NewKeys()
 	whatsApp := memory.NewWhatsApp()
 	adminKey := provideAdminKey(cfg)
 	clock := provideClock()
 	guard := provideGuard(keys, adminKey, clock, log)
 	validKeysHandler := application.NewValidKeys(keys, clock)
-	gateway := provideSocketIO(cfg, guard, validKeysHandler, repository, log)
+	gateway := provideSocketIO(cfg, guard, validKeysHandler, repository, memoryLog, log)
 	publisher := memory.NewPublisher()
 	eventPublisher := provideRecordingPublisher(gateway, publisher)
 	fetcher := provideFetcher(cfg)
-	app := application.New(repository, keys, whatsApp, eventPublisher, fetcher, clock, log)
+	app := application.New(repository, messages, memoryLog, keys, whatsApp, eventPublisher, fetcher, clock, log)
 	options := provideRESTOptions(cfg)
 	api := rest.New(app, guard, repository, log, options)
-	bootstrapGateway := NewGateway(app, api, gateway, whatsApp, log)
+	bootstrapGateway := NewGateway(app, api, gateway, whatsApp, cfg, log)
 	inMemory := &InMemory{
 		Gateway:  bootstrapGateway,
 		WhatsApp: whatsApp,

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wagate/wagate/bootstrap"
 	"github.com/wagate/wagate/domain/device"
@@ -54,16 +57,25 @@ func TestLinkFlow(t *testing.T) {
 	c.call("DELETE", "/api/v1/devices/"+d.ID, "", http.StatusNoContent, nil)
 	c.call("GET", "/api/v1/devices/"+d.ID, "", http.StatusNotFound, nil)
 
-	var names []string
-	for _, e := range gw.Events.Events() {
-		n := e.Name()
-		if sc, ok := e.(device.StateChanged); ok {
-			n += ":" + sc.Status.String()
-		}
-		names = append(names, n)
-	}
+	// The feed publishes what the log holds, in order, a moment after each change.
 	want := "state:connecting state:pairing qr state:authenticated authenticated state:ready ready state:logged_out disconnected"
-	if got := strings.Join(names, " "); got != want {
+	var got string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = gw.Events.Wait(ctx, func(records []device.Record) bool {
+		var names []string
+		for _, r := range records {
+			n := r.Name
+			var p struct{ Status string }
+			if json.Unmarshal(r.Payload, &p) == nil && p.Status != "" {
+				n += ":" + p.Status
+			}
+			names = append(names, n)
+		}
+		got = strings.Join(names, " ")
+		return got == want
+	})
+	if err != nil {
 		t.Fatalf("events\n got %s\nwant %s", got, want)
 	}
 }
