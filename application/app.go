@@ -39,9 +39,9 @@ type Commands struct {
 
 // Queries read devices and keys.
 type Queries struct {
-	GetDevice   GetDeviceHandler
-	ListDevices ListDevicesHandler
-	GetQR       GetQRHandler
+	GetDevice    GetDeviceHandler
+	ListDevices  ListDevicesHandler
+	GetQR        GetQRHandler
 	GetMedia     GetMediaHandler
 	ListEvents   ListEventsHandler
 	ListMessages ListMessagesHandler
@@ -74,13 +74,13 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, k
 			RevokeKey:          RevokeKeyHandler{keys: keys},
 		},
 		Queries: Queries{
-			GetDevice:   GetDeviceHandler{repo: repo},
-			ListDevices: ListDevicesHandler{repo: repo},
-			GetQR:       GetQRHandler{repo: repo, clock: clock},
-			GetMedia:    GetMediaHandler{repo: repo, wa: wa},
-			ListEvents:  ListEventsHandler{repo: repo, events: events},
+			GetDevice:    GetDeviceHandler{repo: repo},
+			ListDevices:  ListDevicesHandler{repo: repo},
+			GetQR:        GetQRHandler{repo: repo, clock: clock},
+			GetMedia:     GetMediaHandler{repo: repo, wa: wa},
+			ListEvents:   ListEventsHandler{repo: repo, events: events},
 			ListMessages: ListMessagesHandler{repo: repo, msgs: msgs},
-			ListKeys:    ListKeysHandler{keys: keys},
+			ListKeys:     ListKeysHandler{keys: keys},
 		},
 	}
 }
