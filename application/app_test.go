@@ -2,10 +2,13 @@ package application_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,17 +20,55 @@ import (
 )
 
 type fixture struct {
-	app  application.App
-	repo *memory.Repository
-	wa   *memory.WhatsApp
-	pub  *memory.Publisher
+	app   application.App
+	store memory.Store
+	repo  *memory.Repository
+	wa    *memory.WhatsApp
+	pub   *memory.Publisher
 }
 
+// newFixture builds the application on memory adapters, with its feed running: events
+// reach pub once committed.
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	f := fixture{repo: memory.NewRepository(), wa: memory.NewWhatsApp(), pub: memory.NewPublisher()}
-	f.app = application.New(f.repo, memory.NewKeys(), f.wa, f.pub, memory.NewFetcher(), time.Now, quiet())
+	store := memory.NewStore()
+	f := fixture{store: store, repo: store.Devices, wa: memory.NewWhatsApp(), pub: memory.NewPublisher()}
+	f.app = runFeed(t, func(events device.EventLog) application.App {
+		return application.New(f.repo, store.Messages, events, memory.NewKeys(), f.wa, f.pub, memory.NewFetcher(), time.Now, quiet())
+	}, store.Log)
 	return f
+}
+
+// runFeed builds an app with build over events and runs its feed for the test. It
+// returns once the feed knows where the log ends: the feed delivers what is committed
+// after that, so a test that committed events before would never see them published.
+func runFeed(t *testing.T, build func(device.EventLog) application.App, events device.EventLog) application.App {
+	t.Helper()
+	l := &startedLog{EventLog: events, started: make(chan struct{})}
+	app := build(l)
+	c, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); app.Commands.Feed.Run(c) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-l.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the feed did not start")
+	}
+	return app
+}
+
+// startedLog closes started once the end of the log has been read.
+type startedLog struct {
+	device.EventLog
+	once    sync.Once
+	started chan struct{}
+}
+
+func (l *startedLog) Last(ctx context.Context) (device.EventID, error) {
+	id, err := l.EventLog.Last(ctx)
+	l.once.Do(func() { close(l.started) })
+	return id, err
 }
 
 var ctx = context.Background()
@@ -41,20 +82,53 @@ func (f fixture) create(t *testing.T, name string) application.Device {
 	return d
 }
 
+// flush waits until every event committed so far has been published.
+func (f fixture) flush(t *testing.T) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := f.app.Commands.Feed.Flush(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // names lists published events as "name" or "state:status", for one device.
 func (f fixture) names(id string) []string {
+	return names(f.pub.Events(), id)
+}
+
+func names(records []device.Record, id string) []string {
 	var out []string
-	for _, e := range f.pub.Events() {
-		if e.Head().DeviceID.String() != id {
+	for _, r := range records {
+		if r.DeviceID.String() != id {
 			continue
 		}
-		n := e.Name()
-		if sc, ok := e.(device.StateChanged); ok {
-			n += ":" + sc.Status.String()
+		n := r.Name
+		if n == "state" {
+			n += ":" + payloadOf(r)["status"].(string)
 		}
 		out = append(out, n)
 	}
 	return out
+}
+
+// payloadOf decodes the payload of a record.
+func payloadOf(r device.Record) map[string]any {
+	var p map[string]any
+	if err := json.Unmarshal(r.Payload, &p); err != nil {
+		panic(fmt.Sprintf("payload of event %d is not a JSON object: %q", r.ID, r.Payload))
+	}
+	return p
+}
+
+// logged reads the whole event log.
+func (f fixture) logged(t *testing.T) []device.Record {
+	t.Helper()
+	recs, err := f.store.Log.Read(ctx, device.LogQuery{Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }
 
 func (f fixture) status(t *testing.T, id string) string {
@@ -92,8 +166,8 @@ func TestCreateGetRenameDelete(t *testing.T) {
 	if _, err := f.app.Queries.GetDevice.Handle(ctx, application.GetDevice{ID: d.ID}); domain.KindOf(err) != domain.KindNotFound {
 		t.Fatalf("get after delete: %v", err)
 	}
-	if len(f.pub.Events()) != 0 {
-		t.Fatalf("events for a device that never connected: %v", f.names(d.ID))
+	if recs := f.logged(t); len(recs) != 0 {
+		t.Fatalf("events for a device that never connected: %v", names(recs, d.ID))
 	}
 }
 
@@ -182,17 +256,19 @@ func TestLinkFlow(t *testing.T) {
 	if err != nil || out.Status != "logged_out" || out.PhoneNumber != "" {
 		t.Fatalf("logout: %+v, %v", out, err)
 	}
+	f.flush(t)
 	want := "state:connecting state:pairing qr state:authenticated authenticated state:ready ready message " +
 		"state:connecting disconnected state:ready ready state:logged_out disconnected"
 	if got := strings.Join(f.names(d.ID), " "); got != want {
 		t.Fatalf("events\n got %s\nwant %s", got, want)
 	}
-	for _, e := range f.pub.Events() {
-		if a, ok := e.(device.Authenticated); ok && (a.PhoneNumber != "15551234567" || a.ClientName != "Ann") {
-			t.Fatalf("authenticated %+v", a)
+	for _, r := range f.pub.Events() {
+		p := payloadOf(r)
+		if r.Name == "authenticated" && (p["phoneNumber"] != "15551234567" || p["clientName"] != "Ann") {
+			t.Fatalf("authenticated %s", r.Payload)
 		}
-		if m, ok := e.(device.MessageReceived); ok && m.Message.Text != "hi" {
-			t.Fatalf("message %+v", m)
+		if m, _ := p["message"].(map[string]any); r.Name == "message" && m["text"] != "hi" {
+			t.Fatalf("message %s", r.Payload)
 		}
 	}
 	if f.wa.Connected(id) || f.wa.Linked(link.JID) {
@@ -255,11 +331,13 @@ func TestLateSessionNewsIsIgnored(t *testing.T) {
 	if _, err := f.app.Commands.DisconnectDevice.Handle(ctx, application.DisconnectDevice{ID: d.ID}); err != nil {
 		t.Fatal(err)
 	}
-	before := len(f.pub.Events())
+	before := len(f.logged(t))
 	// A report that was already on its way when the device was stopped.
-	f.app.Commands.Sessions.HandleSession(ctx, device.ID(d.ID), device.SessionConnected{})
-	if s := f.status(t, d.ID); s != "disconnected" || len(f.pub.Events()) != before {
-		t.Fatalf("late news changed the device to %s or published %v", s, f.names(d.ID)[before:])
+	if err := f.app.Commands.Sessions.HandleSession(ctx, device.ID(d.ID), device.SessionConnected{}); err != nil {
+		t.Fatalf("late news is not an error: %v", err)
+	}
+	if s, recs := f.status(t, d.ID), f.logged(t); s != "disconnected" || len(recs) != before {
+		t.Fatalf("late news changed the device to %s or logged %v", s, names(recs[before:], d.ID))
 	}
 }
 
@@ -273,10 +351,11 @@ func TestDeleteLiveDeviceTellsListeners(t *testing.T) {
 	if err := f.app.Commands.DeleteDevice.Handle(ctx, application.DeleteDevice{ID: d.ID}); err != nil {
 		t.Fatal(err)
 	}
+	f.flush(t)
 	events := f.pub.Events()
-	last, ok := events[len(events)-1].(device.Disconnected)
-	if !ok || last.Reason != device.ReasonDeleted {
-		t.Fatalf("last event %+v, want disconnected: deleted", events[len(events)-1])
+	last := events[len(events)-1]
+	if last.Name != "disconnected" || payloadOf(last)["reason"] != string(device.ReasonDeleted) {
+		t.Fatalf("last event %s %s, want disconnected: deleted", last.Name, last.Payload)
 	}
 	if f.wa.Connected(device.ID(d.ID)) {
 		t.Fatal("session still running after delete")
@@ -287,8 +366,8 @@ func waitFor(t *testing.T, f fixture, id, name string) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := f.pub.Wait(c, func([]device.Event) bool {
-		for _, n := range f.names(id) {
+	err := f.pub.Wait(c, func(published []device.Record) bool {
+		for _, n := range names(published, id) {
 			if n == name {
 				return true
 			}

@@ -56,8 +56,9 @@ func TestDeleteRacingConnectLeavesNoSession(t *testing.T) {
 func TestDeleteRacingConnectOrders(t *testing.T) {
 	t.Parallel()
 	for _, deleteFirst := range []bool{true, false} {
-		repo, wa := &gatedRepo{Repository: memory.NewRepository()}, &gatedWhatsApp{WhatsApp: memory.NewWhatsApp()}
-		app := application.New(repo, memory.NewKeys(), wa, memory.NewPublisher(), memory.NewFetcher(), time.Now, quiet())
+		store := memory.NewStore()
+		repo, wa := &gatedRepo{Repository: store.Devices}, &gatedWhatsApp{WhatsApp: memory.NewWhatsApp()}
+		app := application.New(repo, store.Messages, store.Log, memory.NewKeys(), wa, memory.NewPublisher(), memory.NewFetcher(), time.Now, quiet())
 		d, err := app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "Phone"})
 		if err != nil {
 			t.Fatal(err)
@@ -93,12 +94,12 @@ type gatedRepo struct {
 	beforeDelete func()
 }
 
-func (r *gatedRepo) Delete(ctx context.Context, id device.ID) error {
+func (r *gatedRepo) Delete(ctx context.Context, id device.ID, fn func(*device.Device) error) error {
 	if f := r.beforeDelete; f != nil {
 		r.beforeDelete = nil
 		f()
 	}
-	return r.Repository.Delete(ctx, id)
+	return r.Repository.Delete(ctx, id, fn)
 }
 
 // gatedWhatsApp runs beforeConnect (once) before starting a session.

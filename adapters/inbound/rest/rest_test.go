@@ -27,6 +27,8 @@ type server struct {
 	url   string
 	addr  string
 	repo  device.Repository
+	store memory.Store
+	app   application.App
 	wa    *memory.WhatsApp
 	files *memory.Fetcher
 	logs  *syncBuffer
@@ -50,23 +52,25 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// start serves the API on a loopback port with in-memory adapters.
-func start(t *testing.T, configuredKey string, repo device.Repository) *server {
+// start serves the API on a loopback port with in-memory adapters. wrap, when not nil,
+// wraps the device repository.
+func start(t *testing.T, configuredKey string, wrap func(*memory.Repository) device.Repository) *server {
 	t.Helper()
-	return startWith(t, configuredKey, repo, rest.Options{MaxMediaBytes: 4 << 20})
+	return startWith(t, configuredKey, wrap, rest.Options{MaxMediaBytes: 4 << 20})
 }
 
-func startWith(t *testing.T, configuredKey string, repo device.Repository, opts rest.Options) *server {
+func startWith(t *testing.T, configuredKey string, wrap func(*memory.Repository) device.Repository, opts rest.Options) *server {
 	t.Helper()
-	s := &server{repo: repo, wa: memory.NewWhatsApp(), files: memory.NewFetcher(), logs: &syncBuffer{}}
-	if s.repo == nil {
-		s.repo = memory.NewRepository()
+	s := &server{store: memory.NewStore(), wa: memory.NewWhatsApp(), files: memory.NewFetcher(), logs: &syncBuffer{}}
+	s.repo = s.store.Devices
+	if wrap != nil {
+		s.repo = wrap(s.store.Devices)
 	}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	keys := memory.NewKeys()
-	app := application.New(s.repo, keys, s.wa, memory.NewPublisher(), s.files, time.Now, log)
+	s.app = application.New(s.repo, s.store.Messages, s.store.Log, keys, s.wa, memory.NewPublisher(), s.files, time.Now, log)
 	guard := apikey.New(application.NewAuthenticate(keys, application.AdminKey(configuredKey), time.Now), log, apikey.Options{})
-	api := rest.New(app, guard, s.repo, log, opts)
+	api := rest.New(s.app, guard, s.repo, log, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +169,7 @@ func TestHealth(t *testing.T) {
 			t.Errorf("%s: %d %s", path, r.status, r.body)
 		}
 	}
-	down := start(t, key, failingRepo{memory.NewRepository()})
+	down := start(t, key, failing)
 	r := down.do(t, "GET", "/readyz", nil)
 	if code, _ := r.errorOf(t); r.status != http.StatusServiceUnavailable || code != "unavailable" {
 		t.Fatalf("readyz with the database down: %d %s", r.status, r.body)
@@ -432,7 +436,7 @@ func TestUnknownRoutes(t *testing.T) {
 }
 
 func TestInternalErrorsHideDetails(t *testing.T) {
-	s := start(t, key, failingRepo{memory.NewRepository()})
+	s := start(t, key, failing)
 	r := s.call(t, "GET", "/api/v1/devices", "")
 	code, msg := r.errorOf(t)
 	if r.status != 500 || code != "internal" || strings.Contains(string(r.body), "hunter2") {
@@ -445,6 +449,8 @@ func TestInternalErrorsHideDetails(t *testing.T) {
 
 // failingRepo fails listing with an error whose text must not reach callers.
 type failingRepo struct{ *memory.Repository }
+
+func failing(r *memory.Repository) device.Repository { return failingRepo{r} }
 
 func (failingRepo) List(context.Context, device.Filter) (device.Page, error) {
 	return device.Page{}, errors.New("dial tcp: password=hunter2 refused")

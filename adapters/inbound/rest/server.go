@@ -89,6 +89,7 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	v1 := f.Group("/api/v1", requireAccess)
 	v1.Post("/devices", a.createDevice)
 	v1.Get("/devices", a.listDevices)
+	v1.Get("/events", a.listEvents)
 	// Every route that names a device checks the key's scope first (a group's middleware
 	// would run before fiber has parsed :id).
 	dev := func(method, path string, h fiber.Handler) { v1.Add(method, "/devices/:id"+path, a.scope, h) }
@@ -100,6 +101,8 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	dev(fiber.MethodPost, "/logout", a.logoutDevice)
 	dev(fiber.MethodGet, "/qr", a.getQR)
 	dev(fiber.MethodPost, "/pair-code", a.requestPairingCode)
+	dev(fiber.MethodGet, "/events", a.deviceEvents)
+	dev(fiber.MethodGet, "/messages", a.listMessages) // sending is served by net/http: see Handler
 	keys := v1.Group("/keys", a.adminOnly)
 	keys.Post("", a.createKey)
 	keys.Get("", a.listKeys)
