@@ -39,6 +39,10 @@ func NewFeed(log device.EventLog, pub device.EventPublisher, logger *slog.Logger
 	return &Feed{log: log, pub: pub, logg: logger, wake: make(chan struct{}, 1), moved: make(chan struct{}), started: make(chan struct{})}
 }
 
+// Started is closed once the feed knows where the log ends: events committed from then
+// on are delivered.
+func (f *Feed) Started() <-chan struct{} { return f.started }
+
 // Wake tells the feed that events were committed.
 func (f *Feed) Wake() {
 	select {

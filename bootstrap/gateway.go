@@ -70,6 +70,9 @@ func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, s
 // The log's cleanup runs every pruneEvery, deleting pruneBatch rows per statement for at
 // most pruneBudget: it never holds the database for long, and a backlog goes over
 // several runs.
+// feedStartWait bounds how long serving waits for the event log to be readable.
+const feedStartWait = 10 * time.Second
+
 const (
 	pruneEvery  = 10 * time.Minute
 	pruneBatch  = 1000
@@ -92,6 +95,13 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFeed()
 	go g.App.Commands.Feed.Run(feedCtx)
+	// Listeners come in once the feed knows where the log ends: what is committed
+	// before is theirs to read back, what is committed after is delivered.
+	select {
+	case <-g.App.Commands.Feed.Started():
+	case <-time.After(feedStartWait):
+		g.log.Warn("the event log cannot be read: serving anyway, events go out once it can")
+	}
 	go g.pruneLog(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -131,6 +131,7 @@ type clientEvent struct {
 	Message   string         `json:"message"`
 	Reason    string         `json:"reason"`
 	Transport string         `json:"transport"`
+	Recovered bool           `json:"recovered"` // connect: the client recovered what it missed
 }
 
 // next returns the next event the harness printed, skipping transport upgrades.
@@ -138,6 +139,7 @@ func (p *process) next(timeout time.Duration) clientEvent {
 	p.t.Helper()
 	var ev clientEvent
 	p.waitLine(timeout, "event", func(line string) bool {
+		ev = clientEvent{}
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			p.t.Fatalf("client printed %q", line)
 		}

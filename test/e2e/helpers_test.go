@@ -16,7 +16,7 @@ import (
 	"github.com/wagate/wagate/bootstrap"
 )
 
-const apiKey = "e2e-key-9f8e7d6c"
+const apiKey = "e2e-key-9f8e7d6c-5b4a39281706f5e4"
 
 // quietLog logs everything into the leak scan only (see TestMain).
 func quietLog() *slog.Logger {

@@ -126,7 +126,7 @@ func (c *Client) Connect(ctx context.Context, s device.Session, h device.Session
 		cli.SetMediaHTTPClient(c.server)
 	}
 	ss := newSession(c, s.DeviceID, s.JID, h, cli)
-	dev.EventBuffer = patientBuffer{EventBuffer: dev.EventBuffer, ended: ss.ctx.Done(), ping: c.ping}
+	ss.bePatient()
 	cli.AddEventHandlerWithSuccessStatus(ss.onEvent)
 	return c.start(ss, func(ss *session) { ss.supervise() })
 }

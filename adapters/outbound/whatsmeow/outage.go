@@ -21,6 +21,16 @@ type patientBuffer struct {
 	ping  func(ctx context.Context) error // whether the database answers
 }
 
+// bePatient puts a patientBuffer before the session's store. Pairing replaces every store
+// of the device (whatsmeow's Container.PutDevice), so it is done again on PairSuccess,
+// before the connection that logs in, which is the first to receive messages.
+func (s *session) bePatient() {
+	st := s.cli.Store
+	if _, ok := st.EventBuffer.(patientBuffer); !ok {
+		st.EventBuffer = patientBuffer{EventBuffer: st.EventBuffer, ended: s.ctx.Done(), ping: s.c.ping}
+	}
+}
+
 // outageRetry is how often a waiting decryption checks whether the database is back.
 const outageRetry = time.Second
 

@@ -114,6 +114,7 @@ func (s *session) onEvent(evt any) bool {
 	case *events.QR:
 		s.signal(signal{kind: sigQR, codes: e.Codes})
 	case *events.PairSuccess:
+		s.bePatient()
 		link := device.Link{JID: e.ID.String(), PhoneNumber: e.ID.User, BusinessName: e.BusinessName}
 		s.mu.Lock()
 		s.jid, s.qrShowing = link.JID, false
