@@ -54,11 +54,17 @@ func expectPayload(t *testing.T, p *process, name, fields, deviceID string) clie
 	return checkPayload(t, p.expect(name), fields, deviceID)
 }
 
+// fields are the contract's; every payload carries eventId besides, its id in the log.
 func checkPayload(t *testing.T, ev clientEvent, fields, deviceID string) clientEvent {
 	t.Helper()
 	name := ev.Event
-	if got := keysOf(ev.Data); got != fields {
-		t.Fatalf("%s payload fields %s, want %s: %v", name, got, fields, ev.Data)
+	want := strings.Split(fields+",eventId", ",")
+	slices.Sort(want)
+	if got := keysOf(ev.Data); got != strings.Join(want, ",") {
+		t.Fatalf("%s payload fields %s, want %s and eventId: %v", name, got, fields, ev.Data)
+	}
+	if id, ok := ev.Data["eventId"].(string); !ok || id == "" || strings.Trim(id, "0123456789") != "" {
+		t.Fatalf("%s eventId %v is not an event id (a string of digits)", name, ev.Data["eventId"])
 	}
 	if ev.Data["deviceId"] != deviceID {
 		t.Fatalf("%s for device %v, want %s", name, ev.Data["deviceId"], deviceID)

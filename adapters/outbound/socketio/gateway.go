@@ -109,6 +109,7 @@ type Devices interface {
 // Events reads the event log, for listeners that resume; a device.EventLog is one.
 type Events interface {
 	Read(ctx context.Context, q device.LogQuery) ([]device.Record, error)
+	Last(ctx context.Context) (device.EventID, error)
 }
 
 // Gateway is the Socket.io server and the event publisher that feeds it.
@@ -512,6 +513,12 @@ func (g *Gateway) welcome(s *socket.Socket) {
 	st.Unlock()
 
 	for range welcomeReads {
+		// Until the feed has published anything, the log's end is where the device's
+		// state stands: read before the device, it holds nothing the read state lacks.
+		var floor device.EventID
+		if g.published.Load() == 0 {
+			floor = g.logEnd()
+		}
 		d, err := g.lookup(id)
 		if err != nil {
 			// Deleted meanwhile, or the database failed: close the connection (outside
@@ -524,7 +531,7 @@ func (g *Gateway) welcome(s *socket.Socket) {
 		if st.version == version {
 			// Every event of the device up to published has been sent to the listener
 			// or is older than what it read: published is where it would resume from.
-			now, last := time.Now(), device.EventID(g.published.Load())
+			now, last := time.Now(), max(floor, device.EventID(g.published.Load()))
 			h := device.Header{DeviceID: id, At: now}
 			_ = s.Emit("state", l.args(device.Payload(device.StateChanged{Header: h, Status: d.Status()}, last), last)...)
 			if code, expires, ok := d.CurrentQR(now); ok {
@@ -537,6 +544,17 @@ func (g *Gateway) welcome(s *socket.Socket) {
 		st.Unlock()
 	}
 	g.log.Warn("socket.io: device kept changing while a listener connected; it was sent the changes only", "device", id)
+}
+
+// logEnd is the id of the newest event in the log, 0 when it cannot be read.
+func (g *Gateway) logEnd() device.EventID {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	last, err := g.events.Last(ctx)
+	if err != nil {
+		g.log.Warn("socket.io: read the end of the event log", "err", err)
+	}
+	return last
 }
 
 // register adds nsp to the device's namespaces; the caller holds the device's stripe.
