@@ -38,7 +38,7 @@ func TestMedia(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		srv := startServer(t)
 		c := newClient(t, db, testConfig(srv))
-		r := newRecorder()
+		r := newRecorder(db)
 		id := newID()
 		ctx := context.Background()
 		const account, contact = "15550501001", "15550501999"
@@ -205,7 +205,7 @@ func TestMediaSizeIsTheFilesAndBounded(t *testing.T) {
 	db, _ := dbtestSQLite(t)
 	cfg := testConfig(srv)
 	cfg.MediaMaxBytes = 10_000
-	c, r, id, ctx := newClient(t, db, cfg), newRecorder(), newID(), context.Background()
+	c, r, id, ctx := newClient(t, db, cfg), newRecorder(db), newID(), context.Background()
 	const account, contact = "15550701001", "15550701002"
 	pairQR(t, c, srv, r, id, account)
 	sender := types.NewJID(contact, types.DefaultUserServer)
