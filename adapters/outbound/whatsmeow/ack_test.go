@@ -122,11 +122,11 @@ func TestFailedStoreIsRetriedNotAcked(t *testing.T) {
 	expectQuiet(t, r, id, 0)
 
 	r.failing(nil, nil)
-	expectTexts(t, r, id, "one", "two")
 	waitUnacked(t, srv, account, nil)
 	if n := keptMessages(t, db, id); n != 2 {
 		t.Fatalf("%d messages stored, want 2", n)
 	}
+	expectTexts(t, r, id, "one", "two")
 	if n := messageEvents(t, db, id); n != 2 {
 		t.Fatalf("%d message events, want 2", n)
 	}
@@ -138,11 +138,20 @@ func TestFailedStoreIsRetriedNotAcked(t *testing.T) {
 func TestSlowHandlerAcksOnlyWhatIsStored(t *testing.T) {
 	const account, contact = "15550702001", "15550702999"
 	srv, db, _, r, id := linked(t, account)
-	entered, release := make(chan string), make(chan struct{})
+	entered, release, ended := make(chan string), make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(ended) }) // before the client's Close: let go of the handler
 	r.failing(func(m device.SessionMessage) error {
-		entered <- m.Message.ID
-		<-release
-		return nil
+		select {
+		case entered <- m.Message.ID:
+		case <-ended:
+			return errStore
+		}
+		select {
+		case <-release:
+			return nil
+		case <-ended:
+			return errStore
+		}
 	}, nil)
 	const n = 8
 	texts := make([]string, n)
@@ -201,11 +210,13 @@ func TestStoppedSessionLeavesMessageForNextLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect[device.SessionConnected](t, r, id)
-	expectTexts(t, r, id, "while down")
+	// Acknowledged means stored: check the table before waiting for the event, so that a
+	// message acknowledged but lost fails at once.
 	waitUnacked(t, srv, account, nil)
 	if n := keptMessages(t, db, id); n != 1 {
 		t.Fatalf("%d messages stored, want 1", n)
 	}
+	expectTexts(t, r, id, "while down")
 	expectQuiet(t, r, id, 100*time.Millisecond)
 }
 
