@@ -27,7 +27,7 @@ func TestCopiedMessageIDReplacesNothing(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		srv := startServer(t)
 		c := newClient(t, db, testConfig(srv))
-		r := newRecorder()
+		r := newRecorder(db)
 		id := newID()
 		ctx := context.Background()
 		const account, phoneA, phoneB = "15550601001", "15550601002", "15550601003"

@@ -27,15 +27,22 @@
 // must be linked again (connecting once more starts a pairing). Disconnect, Logout,
 // Remove and Close report nothing.
 //
-// # Ordering and back-pressure
+// # Ordering, acknowledgement and back-pressure
 //
-// whatsmeow's event handler only converts and queues: each device has a queue drained by
-// one goroutine, the only caller of the SessionHandler for that device, in order. State
-// changes always enter the queue (a handful per connection). Received messages are
-// bounded (Config.QueueSize per device): when the queue is full a message waits up to
-// Config.QueueFullWait for room, then is dropped with a warning and counted
-// (DroppedMessages). whatsmeow has acknowledged it by then: a handler that stays slow
-// loses messages rather than stalling every session of the process.
+// Each device has a queue drained by one goroutine, the only caller of the
+// SessionHandler for that device, in order. State changes enter it without waiting (a
+// handful per connection). A received message is acknowledged to WhatsApp only once it
+// is stored: whatsmeow runs with SynchronousAck, and the event handler
+// (AddEventHandlerWithSuccessStatus) queues the message behind the news before it and
+// waits for the handler's result. An error is retried with backoff (100 ms doubling up
+// to 5 s) while the session runs; meanwhile whatsmeow hands over nothing more of that
+// device and WhatsApp keeps what is not acknowledged. That is the back-pressure: a slow
+// or failing handler slows its device down, and nothing is dropped. A session that ends
+// first (Disconnect, Close, a drop) leaves the message unacknowledged: WhatsApp delivers
+// it again at the next login, and whatsmeow's decrypted event buffer
+// (EnableDecryptedEventBuffer) hands it over again although its Signal ratchet has moved
+// on. A message delivered again may have been stored already (its ack was lost): the
+// handler deduplicates it on its identity (device.Messages.Receive).
 //
 // # Reconnection
 //
@@ -49,11 +56,11 @@
 //
 // # Storage
 //
-// whatsmeow_* tables: whatsmeow's own (keys, sessions, contacts, LID map). The
-// whatsapp_messages table (migrations in adapters/outbound/database) keeps the messages
-// a device received or sent, without thumbnails, for Config.MessageRetention: replies
-// quote them, reactions address them, Media downloads their files. Remove deletes a
-// device's rows.
+// whatsmeow_* tables: whatsmeow's own (keys, sessions, contacts, LID map, and the
+// decrypted event buffer of messages not yet acknowledged). Messages are kept behind the
+// Messages port (device.Messages): the handler stores received ones, the adapter keeps
+// those its devices send, and finds both to quote in replies, address reactions and
+// download media. Their retention is the application's.
 //
 // # Simulator
 //

@@ -3,6 +3,7 @@ package whatsmeow
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -84,7 +85,7 @@ func eachDB(t *testing.T, test func(t *testing.T, db *bun.DB)) {
 
 func newClient(t testing.TB, db *bun.DB, cfg Config) *Client {
 	t.Helper()
-	c, err := New(context.Background(), db, database.Exclusively, cfg, testLogger())
+	c, err := New(context.Background(), db, database.Exclusively, database.NewMessages(db), cfg, testLogger())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -99,47 +100,113 @@ func newClient(t testing.TB, db *bun.DB, cfg Config) *Client {
 }
 
 // recorder is a SessionHandler that keeps what each device reported; waits consume it.
+// With msgs it stores received messages as the application does (Receive: a message
+// delivered again is not stored again and makes no event), so that the client finds
+// them for replies, reactions and downloads; a message it had stored already is not
+// recorded again. failing makes it fail on demand, as a handler whose database is down.
 type recorder struct {
+	msgs   device.Messages // nil: every message is recorded, nothing stored
 	mu     sync.Mutex
 	events map[device.ID][]device.SessionEvent
 	pos    map[device.ID]int
 	notify chan struct{}
 	calls  map[device.ID]int // HandleSession calls in progress, to catch concurrent calls
 	errs   []string
+	tries  map[string]int // HandleSession calls per message id
 	// inside, when set, runs in the middle of each HandleSession call, outside the lock
 	// (the recorder's own test holds a call there).
 	inside func()
+	// failBefore and failAfter, when set, run before and after a message is stored;
+	// an error they return is HandleSession's result (see failing).
+	failBefore, failAfter func(device.SessionMessage) error
 }
 
-func newRecorder() *recorder {
-	return &recorder{
+// newRecorder returns a recorder that stores received messages on db (nil: none).
+func newRecorder(db *bun.DB) *recorder {
+	r := &recorder{
 		events: make(map[device.ID][]device.SessionEvent), pos: make(map[device.ID]int),
-		calls: make(map[device.ID]int), notify: make(chan struct{}),
+		calls: make(map[device.ID]int), notify: make(chan struct{}), tries: make(map[string]int),
 	}
+	if db != nil {
+		r.msgs = database.NewMessages(db)
+	}
+	return r
+}
+
+// errStore is what a failing recorder returns.
+var errStore = errors.New("the test's store is down")
+
+// failing sets the hooks run before and after a message is stored (nil: none).
+func (r *recorder) failing(before, after func(device.SessionMessage) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failBefore, r.failAfter = before, after
+}
+
+// always fails every message.
+func always(device.SessionMessage) error { return errStore }
+
+// attempts returns how often HandleSession was called with the message msgID.
+func (r *recorder) attempts(msgID string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tries[msgID]
 }
 
 // HandleSession records ev. A call counts as in progress from its first lock to its
 // second, so that a call of the same device in between, which the client must never
 // make, is caught.
-func (r *recorder) HandleSession(_ context.Context, id device.ID, ev device.SessionEvent) {
+func (r *recorder) HandleSession(ctx context.Context, id device.ID, ev device.SessionEvent) error {
 	r.mu.Lock()
 	r.calls[id]++
 	if r.calls[id] > 1 {
 		r.errs = append(r.errs, fmt.Sprintf("device %s: concurrent HandleSession calls", id))
 	}
-	inside := r.inside
+	inside, before, after := r.inside, r.failBefore, r.failAfter
+	m, isMessage := ev.(device.SessionMessage)
+	if isMessage {
+		r.tries[m.Message.ID]++
+	}
 	r.mu.Unlock()
 	if inside != nil {
 		inside()
 	} else {
 		runtime.Gosched() // a real handler takes a while: let an overlapping call show
 	}
+	record, err := true, error(nil)
+	if isMessage {
+		record, err = r.store(ctx, id, m, before, after)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls[id]--
-	r.events[id] = append(r.events[id], ev)
-	close(r.notify)
-	r.notify = make(chan struct{})
+	if record {
+		r.events[id] = append(r.events[id], ev)
+		close(r.notify)
+		r.notify = make(chan struct{})
+	}
+	return err
+}
+
+// store keeps a received message as the application does, between the hooks; record
+// tells whether it made an event (it did not when stored before).
+func (r *recorder) store(ctx context.Context, id device.ID, m device.SessionMessage, before, after func(device.SessionMessage) error) (record bool, err error) {
+	if before != nil {
+		if err := before(m); err != nil {
+			return false, err
+		}
+	}
+	record = true
+	if r.msgs != nil {
+		record, err = r.msgs.Receive(ctx, device.NewMessageReceived(id, m.Message, time.Now()), m.Raw)
+		if err != nil {
+			return false, err
+		}
+	}
+	if after != nil {
+		err = after(m)
+	}
+	return record, err
 }
 
 // next returns the device's next event, failing the test after waitTimeout.
@@ -284,5 +351,5 @@ func setUp(t *testing.T) (*wasim.Server, *bun.DB, *Client, *recorder, device.ID)
 	t.Helper()
 	srv := startServer(t)
 	db, _ := dbtestSQLite(t)
-	return srv, db, newClient(t, db, testConfig(srv)), newRecorder(), newID()
+	return srv, db, newClient(t, db, testConfig(srv)), newRecorder(db), newID()
 }

@@ -38,11 +38,11 @@ func TestMedia(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		srv := startServer(t)
 		c := newClient(t, db, testConfig(srv))
-		r := newRecorder()
+		r := newRecorder(db)
 		id := newID()
 		ctx := context.Background()
 		const account, contact = "15550501001", "15550501999"
-		link := pairQR(t, c, srv, r, id, account)
+		pairQR(t, c, srv, r, id, account)
 
 		received := []struct {
 			in   wasim.IncomingMessage
@@ -158,7 +158,7 @@ func TestMedia(t *testing.T) {
 			}
 		}
 
-		// Downloads need the connection; Remove forgets the files.
+		// Downloads need the connection.
 		if err := c.Disconnect(ctx, id); err != nil {
 			t.Fatal(err)
 		}
@@ -169,12 +169,6 @@ func TestMedia(t *testing.T) {
 		mediaID := sentAll[len(sentAll)-1].ID // the sticker, kept when it was sent
 		if _, err := c.Media(ctx, id, message.MediaRef{MessageID: mediaID}); domain.KindOf(err) != domain.KindConflict {
 			t.Fatalf("Media while disconnected: %v, want conflict", err)
-		}
-		if err := c.Remove(ctx, device.Session{DeviceID: id, JID: link.JID}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Media(ctx, id, message.MediaRef{MessageID: mediaID}); domain.KindOf(err) != domain.KindNotFound {
-			t.Fatalf("Media after Remove: %v, want not found", err)
 		}
 	})
 }
@@ -205,7 +199,7 @@ func TestMediaSizeIsTheFilesAndBounded(t *testing.T) {
 	db, _ := dbtestSQLite(t)
 	cfg := testConfig(srv)
 	cfg.MediaMaxBytes = 10_000
-	c, r, id, ctx := newClient(t, db, cfg), newRecorder(), newID(), context.Background()
+	c, r, id, ctx := newClient(t, db, cfg), newRecorder(db), newID(), context.Background()
 	const account, contact = "15550701001", "15550701002"
 	pairQR(t, c, srv, r, id, account)
 	sender := types.NewJID(contact, types.DefaultUserServer)

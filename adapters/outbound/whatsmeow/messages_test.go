@@ -22,7 +22,7 @@ func TestReceiveAndSend(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		srv := startServer(t)
 		c := newClient(t, db, testConfig(srv))
-		r := newRecorder()
+		r := newRecorder(db)
 		id := newID()
 		ctx := context.Background()
 		const account, contact = "15550401001", "15550401999"
@@ -127,7 +127,7 @@ func TestSendErrors(t *testing.T) {
 	srv := startServer(t)
 	db, _ := dbtestSQLite(t)
 	c := newClient(t, db, testConfig(srv))
-	r := newRecorder()
+	r := newRecorder(db)
 	ctx := context.Background()
 
 	// Not connected: unknown device, pairing device.

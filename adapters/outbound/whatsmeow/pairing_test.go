@@ -17,7 +17,7 @@ func TestPairByQRCode(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		srv := startServer(t)
 		c := newClient(t, db, testConfig(srv))
-		r := newRecorder()
+		r := newRecorder(db)
 		id := newID()
 		ctx := context.Background()
 
@@ -59,7 +59,7 @@ func TestPairByCode(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		srv := startServer(t)
 		c := newClient(t, db, testConfig(srv))
-		r := newRecorder()
+		r := newRecorder(db)
 		id := newID()
 		ctx := context.Background()
 
@@ -98,7 +98,7 @@ func TestQRTimeout(t *testing.T) {
 	cfg := testConfig(srv)
 	cfg.QRFirstTimeout, cfg.QRNextTimeout = 300*time.Millisecond, 100*time.Millisecond
 	c := newClient(t, db, cfg)
-	r := newRecorder()
+	r := newRecorder(db)
 	id := newID()
 	ctx := context.Background()
 

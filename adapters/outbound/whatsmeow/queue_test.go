@@ -1,8 +1,6 @@
 package whatsmeow
 
 import (
-	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -18,51 +16,52 @@ func msgEvent(id string) *events.Message {
 	return &events.Message{Info: types.MessageInfo{ID: id}}
 }
 
-// A full queue makes a message wait fullWait and then drops it; state changes always
-// get in; order is kept.
-func TestQueueBackPressure(t *testing.T) {
-	q := newQueue(2, 50*time.Millisecond)
-	if !q.pushMessage(msgEvent("1")) || !q.pushMessage(msgEvent("2")) {
-		t.Fatal("messages refused below the limit")
+// The queue keeps messages and state changes in the order they came; a closed queue
+// takes nothing more (the message's handOver then gives up: no ack) but gives out what it
+// holds.
+func TestQueueOrderAndClose(t *testing.T) {
+	q := newQueue()
+	done := make(chan error, 1)
+	q.pushState(device.SessionConnected{})
+	if !q.pushMessage(msgEvent("1"), done) {
+		t.Fatal("an open queue refused a message")
 	}
-	start := time.Now()
-	if q.pushMessage(msgEvent("3")) {
-		t.Fatal("a message got into a full queue")
-	}
-	if d := time.Since(start); d < 50*time.Millisecond {
-		t.Fatalf("dropped after %v, want a wait of 50 ms first", d)
-	}
-	for range 100 {
-		q.pushState(device.SessionConnected{})
-	}
+	q.pushState(device.SessionProfile{PushName: "x"})
 	items, ok := q.take()
-	if !ok || len(items) != 102 || items[0].msg.Info.ID != "1" || items[1].msg.Info.ID != "2" || items[2].ev == nil {
-		t.Fatalf("took %d items (%v)", len(items), ok)
+	if !ok || len(items) != 3 || items[0].ev == nil || items[1].msg.Info.ID != "1" || items[1].done == nil || items[2].ev == nil {
+		t.Fatalf("took %+v (%v)", items, ok)
 	}
-	// A slot freed while a message waits lets it in.
-	done := make(chan bool)
-	go func() { done <- q.pushMessage(msgEvent("4")) }()
-	q.done(items[0])
-	if !<-done {
-		t.Fatal("the waiting message was dropped although a slot was freed")
+	if !q.pushMessage(msgEvent("2"), done) {
+		t.Fatal("an open queue refused a message")
 	}
 	q.close()
-	q.done(items[1])
-	if q.pushMessage(msgEvent("5")) || len(q.slots) != 1 {
-		t.Fatalf("a closed queue took a message (slots %d)", len(q.slots))
+	if q.pushMessage(msgEvent("3"), done) {
+		t.Fatal("a closed queue took a message")
 	}
-	q.pushState(device.SessionConnected{})
+	q.pushState(device.SessionConnected{}) // ignored
 	items, ok = q.take()
-	if !ok || len(items) != 1 || items[0].msg.Info.ID != "4" {
-		t.Fatalf("after close: %d items, %v", len(items), ok)
+	if !ok || len(items) != 1 || items[0].msg.Info.ID != "2" {
+		t.Fatalf("after close: %+v, %v", items, ok)
 	}
 	if _, ok := q.take(); ok {
 		t.Fatal("a closed, empty queue still gives items")
 	}
 }
 
+func TestStoreRetry(t *testing.T) {
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond, 5 * time.Second, 5 * time.Second}
+	for attempt, w := range want {
+		if d := storeRetry(attempt); d != w {
+			t.Errorf("storeRetry(%d) = %v, want %v", attempt, d, w)
+		}
+	}
+	if d := storeRetry(1000); d != 5*time.Second {
+		t.Errorf("storeRetry(1000) = %v, want 5s", d)
+	}
+}
+
 func TestQueueTakeWaits(t *testing.T) {
-	q := newQueue(1, time.Millisecond)
+	q := newQueue()
 	got := make(chan []queued)
 	go func() {
 		items, _ := q.take()
@@ -99,7 +98,7 @@ func TestBackoff(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	cfg := Config{}.withDefaults()
-	if cfg.QRFirstTimeout != 60*time.Second || cfg.QRNextTimeout != 20*time.Second || cfg.QueueSize != 256 || cfg.LibraryLogLevel != "warn" {
+	if cfg.QRFirstTimeout != 60*time.Second || cfg.QRNextTimeout != 20*time.Second || cfg.LibraryLogLevel != "warn" {
 		t.Fatalf("defaults = %+v", cfg)
 	}
 	if hc, err := cfg.serverClient(); hc != nil || err != nil {
@@ -146,39 +145,5 @@ func TestReportable(t *testing.T) {
 		if got := reportable(c.evt); got != c.want {
 			t.Errorf("%s: reportable = %v, want %v", name, got, c.want)
 		}
-	}
-}
-
-func TestKeptMessagesPruneAndDelete(t *testing.T) {
-	db, _ := dbtestSQLite(t)
-	var at time.Time
-	s := messages{db: db, now: func() time.Time { return at }}
-	ctx := context.Background()
-	a, b := newID(), newID()
-	jid := types.NewJID("15550001111", types.DefaultUserServer)
-	now := time.Now()
-	for i, row := range []struct {
-		dev device.ID
-		at  time.Time
-	}{{a, now.Add(-48 * time.Hour)}, {a, now}, {b, now}} {
-		at = row.at
-		if err := s.put(ctx, row.dev, fmt.Sprintf("M%d", i), jid, jid, false, &waE2E.Message{Conversation: proto.String("x")}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n, err := s.prune(ctx, now.Add(-24*time.Hour)); err != nil || n != 1 {
-		t.Fatalf("prune = %d, %v; want 1", n, err)
-	}
-	if k, err := s.first(ctx, a, "M0", nil); err != nil || k != nil {
-		t.Fatalf("pruned message still there: %+v, %v", k, err)
-	}
-	if err := s.deleteDevice(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if k, _ := s.first(ctx, a, "M1", nil); k != nil {
-		t.Fatal("deleteDevice left a message")
-	}
-	if k, _ := s.first(ctx, b, "M2", nil); k == nil || k.Message.GetConversation() != "x" {
-		t.Fatalf("another device's message: %+v", k)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // of two devices that do).
 func TestRecorderCatchesConcurrentCalls(t *testing.T) {
 	for _, sameDevice := range []bool{true, false} {
-		r := newRecorder()
+		r := newRecorder(nil)
 		a, b := newID(), newID()
 		if sameDevice {
 			b = a

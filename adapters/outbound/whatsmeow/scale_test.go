@@ -27,7 +27,7 @@ func Test100DevicesRestore(t *testing.T) {
 	db := dbtest.Postgres(t)
 	ctx := context.Background()
 	first := newClient(t, db, testConfig(srv))
-	r := newRecorder()
+	r := newRecorder(db)
 	ids := make([]device.ID, n)
 	links := make([]device.Link, n)
 	sem := make(chan struct{}, 8)

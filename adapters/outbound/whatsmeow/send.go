@@ -24,7 +24,7 @@ import (
 // Send sends m from the device's account. The recipient is a phone number (checked with
 // WhatsApp once a day per number: "not on WhatsApp" is a domain.KindInvalid error) or a
 // JID (user@s.whatsapp.net, id@lid or a group id@g.us). A reply quotes the message it
-// answers when that message is still kept (see Config.MessageRetention), and otherwise
+// answers when that message is still kept (the application prunes old ones), and otherwise
 // refers to it by id only.
 func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (message.Receipt, error) {
 	if err := m.Validate(); err != nil {

@@ -56,7 +56,7 @@ type session struct {
 	qrShowing bool // pairing: a QR code is on show
 	ended     bool // nothing more is reported (except messages already queued, unless discard)
 	silent    bool // stopped on request: state changes still queued are not reported
-	discard   bool // stopped for good (Remove): queued messages are dropped too
+	discard   bool // stopped for good (Remove): queued messages are not handed over, nor acknowledged
 }
 
 // signal is what the event handler asks of the supervisor.
