@@ -125,3 +125,20 @@ func TestMessagePayload(t *testing.T) {
 		t.Fatalf("message packet\n got %s\nwant %s", got, want)
 	}
 }
+
+// BenchmarkEncodePayload: encoding one `message` event, as the log stores it once for
+// every listener, feed and webhook.
+func BenchmarkEncodePayload(b *testing.B) {
+	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	m := message.Message{
+		ID: "3EB0", Chat: "15559876543@s.whatsapp.net", PushName: "Bob", Type: message.TypeText, Text: "hello there",
+		Sender: message.Sender{JID: "123@lid", PhoneNumber: "15559876543", LID: "123@lid"}, Timestamp: at,
+	}
+	e := device.NewMessageReceived(testDevice, m, at)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := device.EncodePayload(e, 42); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
