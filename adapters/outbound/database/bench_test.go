@@ -2,6 +2,8 @@ package database_test
 
 import (
 	"context"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/database/dbtest"
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/message"
 )
 
 // BenchmarkUpdate measures the store's side of every session event: a device read,
@@ -39,6 +42,36 @@ func BenchmarkUpdate(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkReceive measures storing a received message with its event, from 16 devices
+// at once (as many sessions store concurrently): ns/op is the time per message over all
+// of them, so that it shows how appends to the one event log share the database.
+func BenchmarkReceive(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		open func(b *testing.B) device.Messages
+	}{
+		{"sqlite", func(b *testing.B) device.Messages { db, _ := dbtest.SQLite(b); return database.NewMessages(db) }},
+		{"postgres", func(b *testing.B) device.Messages { return database.NewMessages(dbtest.Postgres(b)) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			msgs := tc.open(b)
+			var n atomic.Int64
+			b.SetParallelism(8) // 16 goroutines on 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				id := device.NewID(time.Now())
+				for pb.Next() {
+					i := n.Add(1)
+					m := message.Message{ID: "M" + strconv.FormatInt(i, 10), Chat: "1555@s.whatsapp.net", Type: message.TypeText, Text: "hi", Timestamp: time.Now()}
+					if _, err := msgs.Receive(context.Background(), device.NewMessageReceived(id, m, time.Now()), nil); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
