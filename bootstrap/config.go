@@ -63,6 +63,13 @@ type Config struct {
 	apiKeySet bool
 }
 
+// The retentions when EVENT_RETENTION and MESSAGE_RETENTION are not set (or a Config
+// built in code leaves them zero).
+const (
+	DefaultEventRetention   = 7 * 24 * time.Hour
+	DefaultMessageRetention = 14 * 24 * time.Hour
+)
+
 // MinAPIKeyLength is the length below which API_KEY is refused: a short key can be guessed
 // by anyone who can reach the API.
 const MinAPIKeyLength = 32
@@ -127,7 +134,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	for _, r := range []struct {
 		name, def string
 		into      *time.Duration
-	}{{"EVENT_RETENTION", "168h", &cfg.EventRetention}, {"MESSAGE_RETENTION", "336h", &cfg.MessageRetention}} {
+	}{{"EVENT_RETENTION", DefaultEventRetention.String(), &cfg.EventRetention}, {"MESSAGE_RETENTION", DefaultMessageRetention.String(), &cfg.MessageRetention}} {
 		if *r.into, err = time.ParseDuration(get(r.name, r.def)); err != nil || *r.into < time.Minute {
 			errs = append(errs, fmt.Errorf("%s must be a duration of at least a minute, such as 168h, not %q", r.name, get(r.name, "")))
 		}

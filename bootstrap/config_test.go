@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -17,18 +18,21 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Port != 3000 || cfg.DataDir != "./data" || cfg.DatabaseURL != "" || cfg.LogLevel != slog.LevelInfo || cfg.Addr() != ":3000" {
+	if cfg.Port != 3000 || cfg.DataDir != "./data" || cfg.DatabaseURL != "" || cfg.LogLevel != slog.LevelInfo || cfg.Addr() != ":3000" ||
+		cfg.EventRetention != 7*24*time.Hour || cfg.MessageRetention != 14*24*time.Hour {
 		t.Fatalf("defaults %+v", cfg)
 	}
 }
 
 func TestLoadConfigRejectsBadValues(t *testing.T) {
 	_, err := LoadConfig(env(map[string]string{"PORT": "http", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
-		"CORS_ORIGINS": "https://ok.example.com, app.example.com", "SOCKETIO_MAX_CONNECTIONS_PER_KEY": "-1"}))
+		"CORS_ORIGINS": "https://ok.example.com, app.example.com", "SOCKETIO_MAX_CONNECTIONS_PER_KEY": "-1",
+		"EVENT_RETENTION": "30s", "MESSAGE_RETENTION": "two weeks"}))
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, name := range []string{"PORT", "LOG_LEVEL", "LOG_FORMAT", `CORS_ORIGINS must list origins such as https://app.example.com (scheme and host, no path) or *, not "app.example.com"`, "SOCKETIO_MAX_CONNECTIONS_PER_KEY"} {
+	for _, name := range []string{"PORT", "LOG_LEVEL", "LOG_FORMAT", `CORS_ORIGINS must list origins such as https://app.example.com (scheme and host, no path) or *, not "app.example.com"`, "SOCKETIO_MAX_CONNECTIONS_PER_KEY",
+		`EVENT_RETENTION must be a duration of at least a minute, such as 168h, not "30s"`, `MESSAGE_RETENTION must be a duration of at least a minute, such as 168h, not "two weeks"`} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -63,7 +64,8 @@ func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, s
 	mux.Handle(socketio.Path+"/", sockets.Handler())
 	mux.Handle("/", api.Handler())
 	return &Gateway{App: app, Handler: mux, sockets: sockets, sessions: sessions, log: log,
-		prune:             application.PruneLog{Events: cfg.EventRetention, Messages: cfg.MessageRetention, Batch: pruneBatch, Budget: pruneBudget},
+		prune: application.PruneLog{Events: cmp.Or(cfg.EventRetention, DefaultEventRetention),
+			Messages: cmp.Or(cfg.MessageRetention, DefaultMessageRetention), Batch: pruneBatch, Budget: pruneBudget},
 		ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout}
 }
 

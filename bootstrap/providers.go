@@ -28,7 +28,7 @@ var coreSet = wire.NewSet(application.New, provideClock, provideGuard, provideAd
 
 // databaseSet stores devices in SQLite or PostgreSQL.
 var databaseSet = wire.NewSet(
-	provideDatabase, database.NewDevices, database.NewKeys, database.NewMessages, database.NewEvents,
+	provideDatabase, database.NewStore, wire.FieldsOf(new(database.Store), "Devices", "Messages", "Events"), database.NewKeys,
 	wire.Bind(new(device.Repository), new(*database.Devices)),
 	wire.Bind(new(device.Messages), new(*database.Messages)),
 	wire.Bind(new(device.EventLog), new(*database.Events)),

@@ -23,9 +23,10 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	if err != nil {
 		return nil, nil, err
 	}
-	devices := database.NewDevices(db)
-	messages := database.NewMessages(db)
-	events := database.NewEvents(db)
+	store := database.NewStore(db)
+	devices := store.Devices
+	messages := store.Messages
+	events := store.Events
 	keys := database.NewKeys(db)
 	client, cleanup2, err := provideWhatsApp(ctx, db, messages, cfg, log)
 	if err != nil {

@@ -22,8 +22,8 @@ func BenchmarkUpdate(b *testing.B) {
 		repo func(b *testing.B) device.Repository
 	}{
 		{"memory", func(*testing.B) device.Repository { return memory.NewStore().Devices }},
-		{"sqlite", func(b *testing.B) device.Repository { db, _ := dbtest.SQLite(b); return database.NewDevices(db) }},
-		{"postgres", func(b *testing.B) device.Repository { return database.NewDevices(dbtest.Postgres(b)) }},
+		{"sqlite", func(b *testing.B) device.Repository { db, _ := dbtest.SQLite(b); return database.NewStore(db).Devices }},
+		{"postgres", func(b *testing.B) device.Repository { return database.NewStore(dbtest.Postgres(b)).Devices }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			repo := tc.repo(b)
@@ -54,8 +54,8 @@ func BenchmarkReceive(b *testing.B) {
 		name string
 		open func(b *testing.B) device.Messages
 	}{
-		{"sqlite", func(b *testing.B) device.Messages { db, _ := dbtest.SQLite(b); return database.NewMessages(db) }},
-		{"postgres", func(b *testing.B) device.Messages { return database.NewMessages(dbtest.Postgres(b)) }},
+		{"sqlite", func(b *testing.B) device.Messages { db, _ := dbtest.SQLite(b); return database.NewStore(db).Messages }},
+		{"postgres", func(b *testing.B) device.Messages { return database.NewStore(dbtest.Postgres(b)).Messages }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			msgs := tc.open(b)

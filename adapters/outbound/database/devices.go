@@ -14,12 +14,11 @@ import (
 
 // Devices is the device repository.
 type Devices struct {
-	db *bun.DB
+	db      *bun.DB
+	journal *journal // the transactions that append events
 }
 
 var _ device.Repository = (*Devices)(nil)
-
-func NewDevices(db *bun.DB) *Devices { return &Devices{db: db} }
 
 type deviceRow struct {
 	bun.BaseModel `bun:"table:devices"`
@@ -122,7 +121,7 @@ func (r *Devices) List(ctx context.Context, f device.Filter) (device.Page, error
 
 func (r *Devices) Update(ctx context.Context, id device.ID, fn func(*device.Device) error) (*device.Device, error) {
 	var d *device.Device
-	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := r.journal.run(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if d, err = r.get(ctx, tx, id, true); err != nil {
 			return err
@@ -143,7 +142,7 @@ func (r *Devices) Update(ctx context.Context, id device.ID, fn func(*device.Devi
 
 // Delete deletes the device and its messages, and appends the events fn recorded.
 func (r *Devices) Delete(ctx context.Context, id device.ID, fn func(*device.Device) error) error {
-	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return r.journal.run(ctx, func(ctx context.Context, tx bun.Tx) error {
 		d, err := r.get(ctx, tx, id, true)
 		if err != nil {
 			return err

@@ -14,14 +14,14 @@ import (
 func TestDevicesSQLite(t *testing.T) {
 	devicetest.RunRepositoryContract(t, func(t *testing.T) device.Repository {
 		db, _ := dbtest.SQLite(t)
-		return database.NewDevices(db)
+		return database.NewStore(db).Devices
 	})
 }
 
 func TestDevicesPostgres(t *testing.T) {
 	t.Parallel()
 	devicetest.RunRepositoryContract(t, func(t *testing.T) device.Repository {
-		return database.NewDevices(dbtest.Postgres(t))
+		return database.NewStore(dbtest.Postgres(t)).Devices
 	})
 }
 
@@ -42,14 +42,15 @@ func TestKeysPostgres(t *testing.T) {
 func TestLogSQLite(t *testing.T) {
 	devicetest.RunLogContract(t, func(t *testing.T) devicetest.Store {
 		db, _ := dbtest.SQLite(t)
-		return devicetest.Store{Devices: database.NewDevices(db), Messages: database.NewMessages(db), Log: database.NewEvents(db)}
+		s := database.NewStore(db)
+		return devicetest.Store{Devices: s.Devices, Messages: s.Messages, Log: s.Events}
 	})
 }
 
 func TestLogPostgres(t *testing.T) {
 	t.Parallel()
 	devicetest.RunLogContract(t, func(t *testing.T) devicetest.Store {
-		db := dbtest.Postgres(t)
-		return devicetest.Store{Devices: database.NewDevices(db), Messages: database.NewMessages(db), Log: database.NewEvents(db)}
+		s := database.NewStore(dbtest.Postgres(t))
+		return devicetest.Store{Devices: s.Devices, Messages: s.Messages, Log: s.Events}
 	})
 }

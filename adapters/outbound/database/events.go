@@ -18,7 +18,18 @@ type Events struct {
 
 var _ device.EventLog = (*Events)(nil)
 
-func NewEvents(db *bun.DB) *Events { return &Events{db: db} }
+// Store is the device repository and the message store, which append to the event log
+// through one journal, and the log.
+type Store struct {
+	Devices  *Devices
+	Messages *Messages
+	Events   *Events
+}
+
+func NewStore(db *bun.DB) Store {
+	j := newJournal(db)
+	return Store{Devices: &Devices{db: db, journal: j}, Messages: &Messages{db: db, journal: j, now: time.Now}, Events: &Events{db: db}}
+}
 
 type eventRow struct {
 	bun.BaseModel `bun:"table:events"`

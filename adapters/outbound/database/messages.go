@@ -17,13 +17,12 @@ import (
 
 // Messages keeps the messages of devices.
 type Messages struct {
-	db  *bun.DB
-	now func() time.Time
+	db      *bun.DB
+	journal *journal // the transactions that append events
+	now     func() time.Time
 }
 
 var _ device.Messages = (*Messages)(nil)
-
-func NewMessages(db *bun.DB) *Messages { return &Messages{db: db, now: time.Now} }
 
 type messageRow struct {
 	bun.BaseModel `bun:"table:messages"`
@@ -62,7 +61,7 @@ func (s *Messages) Receive(ctx context.Context, e device.MessageReceived, raw []
 		return false, err
 	}
 	added := false
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.journal.run(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewInsert().Model(row).
 			On("CONFLICT (device_id, message_id, chat, sender) DO NOTHING").Exec(ctx)
 		if err != nil {

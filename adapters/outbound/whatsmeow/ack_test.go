@@ -90,7 +90,7 @@ func expectTexts(t *testing.T, r *recorder, id device.ID, texts ...string) {
 // messageEvents counts the message events the event log holds for the device.
 func messageEvents(t *testing.T, db *bun.DB, id device.ID) int {
 	t.Helper()
-	recs, err := database.NewEvents(db).Read(context.Background(), device.LogQuery{After: 0, Limit: 1000, Devices: []device.ID{id}})
+	recs, err := database.NewStore(db).Events.Read(context.Background(), device.LogQuery{After: 0, Limit: 1000, Devices: []device.ID{id}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func eachDB(t *testing.T, test func(t *testing.T, db *bun.DB)) {
 
 func newClient(t testing.TB, db *bun.DB, cfg Config) *Client {
 	t.Helper()
-	c, err := New(context.Background(), db, database.Exclusively, database.NewMessages(db), cfg, testLogger())
+	c, err := New(context.Background(), db, database.Exclusively, database.NewStore(db).Messages, cfg, testLogger())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -128,7 +128,7 @@ func newRecorder(db *bun.DB) *recorder {
 		calls: make(map[device.ID]int), notify: make(chan struct{}), tries: make(map[string]int),
 	}
 	if db != nil {
-		r.msgs = database.NewMessages(db)
+		r.msgs = database.NewStore(db).Messages
 	}
 	return r
 }

@@ -404,7 +404,7 @@ func TestNewConcurrentlyOnPostgres(t *testing.T) {
 	for range n {
 		wg.Go(func() {
 			db := openPostgres(t, url)
-			c, err := New(context.Background(), db, database.Exclusively, database.NewMessages(db), Config{}, testLogger())
+			c, err := New(context.Background(), db, database.Exclusively, database.NewStore(db).Messages, Config{}, testLogger())
 			if err == nil {
 				err = c.Close(context.Background())
 			}
