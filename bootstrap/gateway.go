@@ -91,7 +91,6 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
-	started := time.Now()
 	// The feed outlives ctx: shutting down, it still delivers what the sessions stored
 	// while they stopped.
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
@@ -107,7 +106,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	go g.pruneLog(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	go g.restore(ctx, started)
+	owning := make(chan struct{})
+	go func() {
+		defer close(owning)
+		g.App.Commands.Ownership.Run(ctx, "http://"+ln.Addr().String())
+	}()
 	select {
 	case err := <-served:
 		return err
@@ -124,8 +127,14 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(sctx) }()
+	<-owning // claims nothing more
 	if err := g.sessions.Close(sctx); err != nil {
 		g.log.Warn("stop WhatsApp sessions", "err", err)
+	}
+	// The sessions have stopped: their leases go at once, for the other instances to
+	// take them over without waiting for them to expire.
+	if err := g.App.Commands.Ownership.Release(sctx); err != nil {
+		g.log.Warn("hand the sessions over", "err", err)
 	}
 	if err := g.App.Commands.Feed.Flush(sctx); err != nil {
 		g.log.Warn("deliver the last events", "err", err)
@@ -159,14 +168,3 @@ func (g *Gateway) pruneLog(ctx context.Context) {
 	}
 }
 
-// restore connects again the devices whose sessions were running when the gateway last
-// stopped. It runs beside the server: a slow WhatsApp must not delay the API.
-func (g *Gateway) restore(ctx context.Context, started time.Time) {
-	r, err := g.App.Commands.RestoreSessions.Handle(ctx, application.RestoreSessions{StartedAt: started})
-	switch {
-	case err != nil:
-		g.log.Error("restore sessions", "err", err)
-	case r.Started+r.Skipped+r.Failed > 0:
-		g.log.Info("sessions restored", "started", r.Started, "skipped", r.Skipped, "failed", r.Failed)
-	}
-}
