@@ -36,6 +36,9 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 		return Device{}, err
 	}
 	h.feed.Wake()
+	if !h.owners.Takes(ctx) {
+		return view(d), nil // a less busy instance claims it within LeaseTiming.Scan
+	}
 	if err := h.owners.Claim(ctx, id); err != nil {
 		return Device{}, err
 	}

@@ -69,6 +69,25 @@ func (o *Ownership) Claim(ctx context.Context, id device.ID) error {
 	return nil
 }
 
+// Takes tells whether this instance should run one more session: whether it holds fewer
+// leases than its fair share among the instances alive. When it cannot tell, it does.
+func (o *Ownership) Takes(ctx context.Context) bool {
+	now := o.clock()
+	instances, err := o.leases.Live(ctx, now)
+	if err != nil || len(instances) <= 1 {
+		return true
+	}
+	held, err := o.leases.Held(ctx, now)
+	if err != nil {
+		return true
+	}
+	total := 0
+	for _, n := range held {
+		total += n
+	}
+	return held[o.self] <= total/len(instances)
+}
+
 // Drop lets go of the device's lease once its session has stopped.
 func (o *Ownership) Drop(ctx context.Context, id device.ID) {
 	o.mu.Lock()
