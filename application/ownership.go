@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -40,6 +41,7 @@ type Ownership struct {
 	mu        sync.Mutex
 	owned     map[device.ID]int64 // the generation of each lease held
 	renewedAt time.Time           // the last time every lease held was renewed
+	address   string              // where the other instances reach this one
 }
 
 // Fence returns ctx with the fence of the device's lease: writes made with it are
@@ -108,7 +110,7 @@ func (o *Ownership) Run(ctx context.Context, address string) {
 	defer renew.Stop()
 	defer scan.Stop()
 	o.mu.Lock()
-	o.renewedAt = o.clock()
+	o.renewedAt, o.address = o.clock(), address
 	o.mu.Unlock()
 	for {
 		o.beat(ctx, address)
@@ -252,7 +254,8 @@ func (o *Ownership) claimFree(ctx context.Context) {
 }
 
 // Release stops owning: once the sessions have stopped (shutting down), their leases
-// are let go at once, so that the other instances take them over without waiting.
+// are let go at once, and this instance leaves the live ones, so that the others take
+// the sessions over without waiting, counting their fair shares without it.
 func (o *Ownership) Release(ctx context.Context) error {
 	o.mu.Lock()
 	ids := make([]device.ID, 0, len(o.owned))
@@ -260,8 +263,10 @@ func (o *Ownership) Release(ctx context.Context) error {
 		ids = append(ids, id)
 	}
 	clear(o.owned)
+	address := o.address
 	o.mu.Unlock()
-	return o.leases.Release(ctx, o.self, ids, o.clock())
+	now := o.clock()
+	return errors.Join(o.leases.Release(ctx, o.self, ids, now), o.leases.Beat(ctx, cluster.Instance{ID: o.self, Address: address}, now))
 }
 
 // liveDevices lists the devices whose session should be running.

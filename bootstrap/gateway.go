@@ -127,10 +127,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(sctx) }()
+	began := time.Now()
 	<-owning // claims nothing more
 	if err := g.sessions.Close(sctx); err != nil {
 		g.log.Warn("stop WhatsApp sessions", "err", err)
 	}
+	g.log.Info("WhatsApp sessions stopped", "after", time.Since(began).Round(time.Millisecond))
 	// The sessions have stopped: their leases go at once, for the other instances to
 	// take them over without waiting for them to expire.
 	if err := g.App.Commands.Ownership.Release(sctx); err != nil {
