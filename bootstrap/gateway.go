@@ -169,4 +169,3 @@ func (g *Gateway) pruneLog(ctx context.Context) {
 		}
 	}
 }
-
