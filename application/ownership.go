@@ -90,6 +90,30 @@ func (o *Ownership) Takes(ctx context.Context) bool {
 	return held[o.self] <= total/len(instances)
 }
 
+// Owner tells where the device's session runs: here (local), or on the instance at
+// address. It fails with KindUnavailable when that instance has stopped beating: its
+// lease is about to lapse, and another instance will take the session over.
+func (o *Ownership) Owner(ctx context.Context, id device.ID) (address string, local bool, err error) {
+	now := o.clock()
+	l, ok, err := o.leases.Get(ctx, id)
+	switch {
+	case err != nil:
+		return "", false, err
+	case !ok || l.Owner == o.self || !l.Expires.After(now):
+		return "", true, nil
+	}
+	instances, err := o.leases.Live(ctx, now)
+	if err != nil {
+		return "", false, err
+	}
+	for _, in := range instances {
+		if in.ID == l.Owner {
+			return in.Address, false, nil
+		}
+	}
+	return "", false, domain.Errorf(domain.KindUnavailable, "the instance running the session of device %s does not answer: another takes it over within %v", id, o.timing.TTL)
+}
+
 // Drop lets go of the device's lease once its session has stopped.
 func (o *Ownership) Drop(ctx context.Context, id device.ID) {
 	o.mu.Lock()

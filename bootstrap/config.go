@@ -57,6 +57,10 @@ type Config struct {
 	// PostgreSQL database; default: the host name and port, so that a restart on the same
 	// host finds its sessions' leases again at once.
 	InstanceID string
+	// InstanceURL (INSTANCE_URL) is where the other instances reach this one, to carry
+	// to it the requests for the sessions it runs; default: http:// and the address it
+	// listens on, with the host name when it listens on every interface.
+	InstanceURL string
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused. A configured
@@ -102,6 +106,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		LogFormat:   strings.ToLower(get("LOG_FORMAT", "text")),
 
 		InstanceID:            get("INSTANCE_ID", ""),
+		InstanceURL:           get("INSTANCE_URL", ""),
 		WhatsAppServerURL:     get("WHATSAPP_SERVER_URL", ""),
 		WhatsAppServerRootKey: get("WHATSAPP_SERVER_ROOT_KEY", ""),
 	}

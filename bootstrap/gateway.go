@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/wagate/wagate/adapters/inbound/rest"
@@ -47,6 +48,7 @@ type Gateway struct {
 	sockets  *socketio.Gateway
 	sessions Sessions
 	prune    application.PruneLog
+	url      string // where the other instances reach this one; "" to derive it from the listener
 	log      *slog.Logger
 }
 
@@ -64,6 +66,7 @@ func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, s
 	mux.Handle(socketio.Path+"/", sockets.Handler())
 	mux.Handle("/", api.Handler())
 	return &Gateway{App: app, Handler: mux, sockets: sockets, sessions: sessions, log: log,
+		url: cfg.InstanceURL,
 		prune: application.PruneLog{Events: cmp.Or(cfg.EventRetention, DefaultEventRetention),
 			Messages: cmp.Or(cfg.MessageRetention, DefaultMessageRetention), Batch: pruneBatch, Budget: pruneBudget},
 		ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout}
@@ -109,7 +112,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	owning := make(chan struct{})
 	go func() {
 		defer close(owning)
-		g.App.Commands.Ownership.Run(ctx, "http://"+ln.Addr().String())
+		g.App.Commands.Ownership.Run(ctx, g.instanceURL(ln.Addr()))
 	}()
 	select {
 	case err := <-served:
@@ -168,4 +171,19 @@ func (g *Gateway) pruneLog(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// instanceURL is where the other instances reach this one: the configured URL, else
+// the address listened on (with the host name in place of an unspecified address).
+func (g *Gateway) instanceURL(addr net.Addr) string {
+	if g.url != "" {
+		return g.url
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); err == nil && (ip == nil || ip.IsUnspecified()) {
+		if name, err := os.Hostname(); err == nil {
+			host = name
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

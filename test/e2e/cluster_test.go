@@ -66,6 +66,23 @@ func TestInstancesShareSessions(t *testing.T) {
 		t.Fatalf("%d devices spread over the instances as %v, want evenly over 3", devices, counts(held))
 	}
 
+	// A message sent through an instance that does not run the device's session is
+	// carried to the one that does.
+	byInstance := map[string]*gatewayProcess{}
+	for _, g := range gws {
+		byInstance[g.instance()] = g
+	}
+	for owner, held := range held {
+		other := gws[(slices.Index(gws, byInstance[owner])+1)%3]
+		var receipt struct{ ID string }
+		other.api.call("POST", "/api/v1/devices/"+held[0]+"/messages", `{"to":"+15557999998","text":"via another instance"}`, http.StatusCreated, &receipt)
+		phone := phones[slices.Index(ids, held[0])]
+		sent, err := sim.Sent(phone)
+		if err != nil || len(sent) == 0 || sent[len(sent)-1].ID != receipt.ID {
+			t.Fatalf("sent through %s for %s's device: the simulator has %+v (%v), want %s", other.instance(), owner, sent, err, receipt.ID)
+		}
+	}
+
 	// kill -9 of the instance with the most sessions; messages keep coming to its devices.
 	victim := slices.IndexFunc(gws, func(g *gatewayProcess) bool { return len(held[g.instance()]) == slices.Max(counts(held)) })
 	orphans := held[gws[victim].instance()]
