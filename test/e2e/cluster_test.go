@@ -149,7 +149,7 @@ func counts(held map[string][]string) []int {
 
 // waitReconnected waits until every device of ids was ready again after since, and
 // returns how long after since the last one was.
-func waitReconnected(t *testing.T, api client, ids []string, since time.Time, within time.Duration) time.Duration {
+func waitReconnected(t testing.TB, api client, ids []string, since time.Time, within time.Duration) time.Duration {
 	t.Helper()
 	var last time.Time
 	for _, id := range ids {
