@@ -250,13 +250,13 @@ func (o *Ownership) claimFree(ctx context.Context) {
 		if held[o.self] >= share || ctx.Err() != nil {
 			break
 		}
-		if l, ok, err := o.leases.Get(ctx, id); err != nil || (ok && l.Expires.After(now) && l.Owner != o.self) {
-			continue
-		}
 		o.mu.Lock()
 		_, mine := o.owned[id]
 		o.mu.Unlock()
 		if mine {
+			continue
+		}
+		if l, ok, err := o.leases.Get(ctx, id); err != nil || (ok && l.Expires.After(now) && l.Owner != o.self) {
 			continue
 		}
 		if err := o.Claim(ctx, id); err != nil {
