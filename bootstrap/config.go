@@ -23,10 +23,10 @@ import (
 
 // Config is the gateway's configuration, read from the environment.
 type Config struct {
-	Host        string     // HOST: interface to listen on; "" for all
-	Port        int        // PORT, default 3000
-	DataDir     string     // DATA_DIR, default ./data: the SQLite database and generated key
-	DatabaseURL string     // DATABASE_URL: postgres://...; unset for the embedded SQLite file
+	Host        string // HOST: interface to listen on; "" for all
+	Port        int    // PORT, default 3000
+	DataDir     string // DATA_DIR, default ./data: the SQLite database and generated key
+	DatabaseURL string // DATABASE_URL: postgres://...; unset for the embedded SQLite file
 	// RedisURL (REDIS_URL: redis://host:port/db) is the Redis through which instances on
 	// one PostgreSQL wake each other's event feeds; unset, an instance hears of the
 	// others' events at its feed's poll only.
@@ -34,7 +34,7 @@ type Config struct {
 	// FeedPoll is how often the event feed reads the log without being woken,
 	// application.DefaultFeedPoll when 0. Not read from the environment: tests set it
 	// long to show that events came through Redis.
-	FeedPoll time.Duration
+	FeedPoll    time.Duration
 	LogLevel    slog.Level // LOG_LEVEL: debug, info, warn, error
 	LogFormat   string     // LOG_FORMAT: text or json
 	CORSOrigins []string   // CORS_ORIGINS: comma-separated origins allowed from browsers
