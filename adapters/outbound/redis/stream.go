@@ -63,6 +63,14 @@ type Stream struct {
 	kick    chan struct{}
 }
 
+// quietOnce silences go-redis's own logger, which is process-wide and writes a line to
+// stderr for every failed dial: the loops here log failures once per logEvery.
+var quietOnce sync.Once
+
+type discard struct{}
+
+func (discard) Printf(context.Context, string, ...any) {}
+
 // New connects to the Redis of url (redis://host:port/db): lazily, so that a Redis
 // down at start delays nothing but the announcements.
 func New(url string, log *slog.Logger, o Options) (*Stream, error) {
@@ -70,6 +78,7 @@ func New(url string, log *slog.Logger, o Options) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	quietOnce.Do(func() { goredis.SetLogger(discard{}) })
 	// Failures surface at once: the loops below retry with their own backoff.
 	opts.MaxRetries = -1
 	opts.DialerRetries = 1
