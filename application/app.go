@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/wagate/wagate/domain/cluster"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/message"
@@ -35,6 +36,9 @@ type Commands struct {
 	// Feed hands committed events to listeners; it runs for as long as the gateway.
 	Feed     *Feed
 	PruneLog PruneLogHandler
+	// Ownership runs the sessions whose leases this instance holds; it runs for as long
+	// as the gateway.
+	Ownership *Ownership
 }
 
 // Queries read devices and keys.
@@ -48,25 +52,37 @@ type Queries struct {
 	ListKeys     ListKeysHandler
 }
 
+// Instance is this gateway process among the instances sharing the database: its ID
+// (stable across restarts on one host and port, so that a restart finds its leases
+// again) and the timing of its leases.
+type Instance struct {
+	ID     string
+	Timing LeaseTiming
+}
+
 // Clock tells the time; tests pass a fixed one.
 type Clock func() time.Time
 
 // New builds every use case over the given ports. The feed hands committed events to
 // pub; the caller runs it (App.Commands.Feed.Run).
-func New(repo device.Repository, msgs device.Messages, events device.EventLog, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, log *slog.Logger) App {
+func New(repo device.Repository, msgs device.Messages, events device.EventLog, leases cluster.Leases, self Instance, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, log *slog.Logger) App {
 	feed := NewFeed(events, pub, log)
-	sessions := &SessionEventsHandler{repo: repo, msgs: msgs, feed: feed, clock: clock, log: log}
+	owners := &Ownership{self: self.ID, leases: leases, repo: repo, wa: wa, timing: self.Timing, clock: clock, log: log, owned: map[device.ID]int64{}}
+	sessions := &SessionEventsHandler{repo: repo, msgs: msgs, owners: owners, feed: feed, clock: clock, log: log}
+	restore := RestoreSessionsHandler{repo: repo, wa: wa, feed: feed, clock: clock, sessions: sessions, log: log}
+	owners.restore = restore
 	return App{
 		Commands: Commands{
 			CreateDevice:       CreateDeviceHandler{repo: repo, clock: clock},
 			RenameDevice:       RenameDeviceHandler{repo: repo, clock: clock},
-			DeleteDevice:       DeleteDeviceHandler{repo: repo, wa: wa, feed: feed, clock: clock},
-			ConnectDevice:      ConnectDeviceHandler{repo: repo, wa: wa, feed: feed, clock: clock, sessions: sessions, log: log},
-			DisconnectDevice:   DisconnectDeviceHandler{repo: repo, wa: wa, feed: feed, clock: clock},
-			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, feed: feed, clock: clock},
+			DeleteDevice:       DeleteDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock},
+			ConnectDevice:      ConnectDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock, sessions: sessions, log: log},
+			DisconnectDevice:   DisconnectDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock},
+			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock},
 			RequestPairingCode: RequestPairingCodeHandler{repo: repo, wa: wa},
 			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher},
-			RestoreSessions:    RestoreSessionsHandler{repo: repo, wa: wa, feed: feed, clock: clock, sessions: sessions, log: log},
+			RestoreSessions:    restore,
+			Ownership:          owners,
 			Sessions:           sessions,
 			Feed:               feed,
 			PruneLog:           PruneLogHandler{events: events, msgs: msgs, clock: clock},

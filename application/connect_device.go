@@ -18,6 +18,7 @@ type ConnectDeviceHandler struct {
 	repo     device.Repository
 	wa       device.WhatsAppClient
 	feed     *Feed
+	owners   *Ownership
 	clock    Clock
 	sessions *SessionEventsHandler
 	log      *slog.Logger
@@ -35,7 +36,12 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 		return Device{}, err
 	}
 	h.feed.Wake()
-
+	if !h.owners.Takes(ctx) {
+		return view(d), nil // a less busy instance claims it within LeaseTiming.Scan
+	}
+	if err := h.owners.Claim(ctx, id); err != nil {
+		return Device{}, err
+	}
 	if err := startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID()); domain.KindOf(err) == domain.KindNotFound {
 		return Device{}, err // deleted meanwhile
 	} else if err != nil {

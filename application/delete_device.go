@@ -12,10 +12,11 @@ type DeleteDevice struct {
 }
 
 type DeleteDeviceHandler struct {
-	repo  device.Repository
-	wa    device.WhatsAppClient
-	feed  *Feed
-	clock Clock
+	repo   device.Repository
+	wa     device.WhatsAppClient
+	feed   *Feed
+	owners *Ownership
+	clock  Clock
 }
 
 // Handle ends the device's session, deletes its WhatsApp data, then the device. The
@@ -43,5 +44,6 @@ func (h DeleteDeviceHandler) Handle(ctx context.Context, cmd DeleteDevice) error
 	if err := h.wa.Remove(context.WithoutCancel(ctx), device.Session{DeviceID: id, JID: d.JID()}); err != nil {
 		return fmt.Errorf("remove a session started during the delete: %w", err)
 	}
+	h.owners.Drop(ctx, id)
 	return nil
 }

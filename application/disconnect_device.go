@@ -12,10 +12,11 @@ type DisconnectDevice struct {
 }
 
 type DisconnectDeviceHandler struct {
-	repo  device.Repository
-	wa    device.WhatsAppClient
-	feed  *Feed
-	clock Clock
+	repo   device.Repository
+	wa     device.WhatsAppClient
+	feed   *Feed
+	owners *Ownership
+	clock  Clock
 }
 
 // Handle stops the device's session and keeps its link. The status changes first, so
@@ -33,5 +34,6 @@ func (h DisconnectDeviceHandler) Handle(ctx context.Context, cmd DisconnectDevic
 	if err := h.wa.Disconnect(ctx, id); err != nil {
 		return Device{}, fmt.Errorf("end session: %w", err)
 	}
+	h.owners.Drop(ctx, id)
 	return view(d), nil
 }

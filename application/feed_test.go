@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -60,10 +61,12 @@ func instances(t *testing.T, store memory.Store, r *relay, n int) ([]application
 	t.Helper()
 	var apps []application.App
 	var pubs []*memory.Publisher
+	leases := memory.NewLeases()
 	for i := range n {
 		pub := memory.NewPublisher()
 		app := runFeed(t, func(events device.EventLog) application.App {
-			app := application.New(store.Devices, store.Messages, events, memory.NewKeys(), memory.NewWhatsApp(), pub, memory.NewFetcher(), time.Now, quiet())
+			app := application.New(store.Devices, store.Messages, events, leases,
+				application.Instance{ID: fmt.Sprint("instance-", i), Timing: application.DefaultLeaseTiming}, memory.NewKeys(), memory.NewWhatsApp(), pub, memory.NewFetcher(), time.Now, quiet())
 			app.Commands.Feed.Poll = time.Minute
 			if r != nil {
 				app.Commands.Feed.Relay = relayEnd{r, i}

@@ -12,10 +12,11 @@ type LogoutDevice struct {
 }
 
 type LogoutDeviceHandler struct {
-	repo  device.Repository
-	wa    device.WhatsAppClient
-	feed  *Feed
-	clock Clock
+	repo   device.Repository
+	wa     device.WhatsAppClient
+	feed   *Feed
+	owners *Ownership
+	clock  Clock
 }
 
 // Handle unlinks the device from its WhatsApp account and deletes the link.
@@ -36,5 +37,6 @@ func (h LogoutDeviceHandler) Handle(ctx context.Context, cmd LogoutDevice) (Devi
 	if err := h.wa.Logout(ctx, device.Session{DeviceID: id, JID: jid}); err != nil {
 		return Device{}, fmt.Errorf("log out session: %w", err)
 	}
+	h.owners.Drop(ctx, id)
 	return view(d), nil
 }

@@ -12,12 +12,15 @@ import (
 	"github.com/wagate/wagate/domain/device"
 )
 
-// RestoreSessions connects again, after a restart, every device whose session was
-// running: linked ones log in with their stored link, ones that were pairing start
-// pairing again. Stopped, logged-out and failed devices stay as they are.
+// RestoreSessions connects again the devices whose session should be running (after a
+// restart, or taken over from another instance): linked ones log in with their stored
+// link, ones that were pairing start pairing again. Stopped, logged-out and failed
+// devices stay as they are.
 type RestoreSessions struct {
-	// StartedAt is when this gateway started: devices changed since then are left alone,
-	// because the API has already dealt with them.
+	// Devices are the devices to restore; nil: every device whose session should run.
+	Devices []device.ID
+	// StartedAt, when set, is when this gateway started: devices changed since then are
+	// left alone, because the API has already dealt with them.
 	StartedAt   time.Time
 	Concurrency int           // sessions started at once; 8 when 0
 	Timeout     time.Duration // how long one start may take before the next goes ahead; 30 s when 0
@@ -49,18 +52,11 @@ func (h RestoreSessionsHandler) Handle(ctx context.Context, cmd RestoreSessions)
 	if cmd.Timeout <= 0 {
 		cmd.Timeout = 30 * time.Second
 	}
-	live := []device.Status{device.StatusConnecting, device.StatusPairing, device.StatusAuthenticated, device.StatusReady}
-	var ids []device.ID
-	for offset := 0; ; offset += MaxPageSize {
-		page, err := h.repo.List(ctx, device.Filter{Statuses: live, Limit: MaxPageSize, Offset: offset})
-		if err != nil {
+	ids := cmd.Devices
+	if ids == nil {
+		var err error
+		if ids, err = liveDevices(ctx, h.repo); err != nil {
 			return Restored{}, fmt.Errorf("list sessions to restore: %w", err)
-		}
-		for _, d := range page.Devices {
-			ids = append(ids, d.ID())
-		}
-		if len(page.Devices) < MaxPageSize {
-			break
 		}
 	}
 
@@ -111,7 +107,7 @@ func (h RestoreSessionsHandler) restoreWithin(ctx context.Context, id device.ID,
 
 func (h RestoreSessionsHandler) restore(ctx context.Context, id device.ID, startedAt time.Time) error {
 	d, err := h.repo.Update(ctx, id, func(d *device.Device) error {
-		if d.Snapshot().UpdatedAt.After(startedAt) {
+		if !startedAt.IsZero() && d.Snapshot().UpdatedAt.After(startedAt) {
 			return errChanged
 		}
 		return d.Resume(h.clock())

@@ -12,11 +12,12 @@ import (
 // SessionEventsHandler turns what WhatsApp sessions report into device changes and
 // messages: each is stored together with its events, and only then published.
 type SessionEventsHandler struct {
-	repo  device.Repository
-	msgs  device.Messages
-	feed  *Feed
-	clock Clock
-	log   *slog.Logger
+	repo   device.Repository
+	msgs   device.Messages
+	owners *Ownership
+	feed   *Feed
+	clock  Clock
+	log    *slog.Logger
 }
 
 var _ device.SessionHandler = (*SessionEventsHandler)(nil)
@@ -24,7 +25,12 @@ var _ device.SessionHandler = (*SessionEventsHandler)(nil)
 // HandleSession stores what a session reported. It fails only when that could not be
 // stored: the WhatsApp client then does not acknowledge a message, and WhatsApp
 // delivers it again. A message delivered again is stored and published once.
+//
+// Writes are fenced by the device's lease: news from a session whose lease has gone to
+// another instance is refused (a message is then not acknowledged, and WhatsApp
+// delivers it to the new owner).
 func (h *SessionEventsHandler) HandleSession(ctx context.Context, id device.ID, ev device.SessionEvent) error {
+	ctx = h.owners.Fence(ctx, id)
 	now := h.clock()
 	if m, ok := ev.(device.SessionMessage); ok {
 		added, err := h.msgs.Receive(ctx, device.NewMessageReceived(id, m.Message, now), m.Raw)

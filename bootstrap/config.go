@@ -61,6 +61,14 @@ type Config struct {
 	// replies and media downloads, and to recognise a message delivered again.
 	EventRetention   time.Duration
 	MessageRetention time.Duration
+	// InstanceID (INSTANCE_ID) names this gateway among the instances sharing one
+	// PostgreSQL database; default: the host name and port, so that a restart on the same
+	// host finds its sessions' leases again at once.
+	InstanceID string
+	// InstanceURL (INSTANCE_URL) is where the other instances reach this one, to carry
+	// to it the requests for the sessions it runs; default: http:// and the address it
+	// listens on, with the host name when it listens on every interface.
+	InstanceURL string
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused. A configured
@@ -77,6 +85,15 @@ const (
 	DefaultEventRetention   = 7 * 24 * time.Hour
 	DefaultMessageRetention = 14 * 24 * time.Hour
 )
+
+// Instance is this gateway among the instances: its ID (InstanceID, else host:port).
+func (c Config) Instance() string {
+	if c.InstanceID != "" {
+		return c.InstanceID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, c.Port)
+}
 
 // MinAPIKeyLength is the length below which API_KEY is refused: a short key can be guessed
 // by anyone who can reach the API.
@@ -97,6 +114,8 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		RedisURL:    get("REDIS_URL", ""),
 		LogFormat:   strings.ToLower(get("LOG_FORMAT", "text")),
 
+		InstanceID:            get("INSTANCE_ID", ""),
+		InstanceURL:           get("INSTANCE_URL", ""),
 		WhatsAppServerURL:     get("WHATSAPP_SERVER_URL", ""),
 		WhatsAppServerRootKey: get("WHATSAPP_SERVER_ROOT_KEY", ""),
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/wagate/wagate/adapters/inbound/rest"
@@ -47,6 +48,7 @@ type Gateway struct {
 	sockets  *socketio.Gateway
 	sessions Sessions
 	prune    application.PruneLog
+	url      string // where the other instances reach this one; "" to derive it from the listener
 	log      *slog.Logger
 }
 
@@ -67,6 +69,7 @@ func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, s
 	mux.Handle(socketio.Path+"/", sockets.Handler())
 	mux.Handle("/", api.Handler())
 	return &Gateway{App: app, Handler: mux, sockets: sockets, sessions: sessions, log: log,
+		url: cfg.InstanceURL,
 		prune: application.PruneLog{Events: cmp.Or(cfg.EventRetention, DefaultEventRetention),
 			Messages: cmp.Or(cfg.MessageRetention, DefaultMessageRetention), Batch: pruneBatch, Budget: pruneBudget},
 		ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout}
@@ -94,7 +97,6 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
-	started := time.Now()
 	// The feed outlives ctx: shutting down, it still delivers what the sessions stored
 	// while they stopped.
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
@@ -110,7 +112,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	go g.pruneLog(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	go g.restore(ctx, started)
+	owning := make(chan struct{})
+	go func() {
+		defer close(owning)
+		g.App.Commands.Ownership.Run(ctx, g.instanceURL(ln.Addr()))
+	}()
 	select {
 	case err := <-served:
 		return err
@@ -127,8 +133,16 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(sctx) }()
+	began := time.Now()
+	<-owning // claims nothing more
 	if err := g.sessions.Close(sctx); err != nil {
 		g.log.Warn("stop WhatsApp sessions", "err", err)
+	}
+	g.log.Info("WhatsApp sessions stopped", "after", time.Since(began).Round(time.Millisecond))
+	// The sessions have stopped: their leases go at once, for the other instances to
+	// take them over without waiting for them to expire.
+	if err := g.App.Commands.Ownership.Release(sctx); err != nil {
+		g.log.Warn("hand the sessions over", "err", err)
 	}
 	if err := g.App.Commands.Feed.Flush(sctx); err != nil {
 		g.log.Warn("deliver the last events", "err", err)
@@ -162,14 +176,17 @@ func (g *Gateway) pruneLog(ctx context.Context) {
 	}
 }
 
-// restore connects again the devices whose sessions were running when the gateway last
-// stopped. It runs beside the server: a slow WhatsApp must not delay the API.
-func (g *Gateway) restore(ctx context.Context, started time.Time) {
-	r, err := g.App.Commands.RestoreSessions.Handle(ctx, application.RestoreSessions{StartedAt: started})
-	switch {
-	case err != nil:
-		g.log.Error("restore sessions", "err", err)
-	case r.Started+r.Skipped+r.Failed > 0:
-		g.log.Info("sessions restored", "started", r.Started, "skipped", r.Skipped, "failed", r.Failed)
+// instanceURL is where the other instances reach this one: the configured URL, else
+// the address listened on (with the host name in place of an unspecified address).
+func (g *Gateway) instanceURL(addr net.Addr) string {
+	if g.url != "" {
+		return g.url
 	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); err == nil && (ip == nil || ip.IsUnspecified()) {
+		if name, err := os.Hostname(); err == nil {
+			host = name
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

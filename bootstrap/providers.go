@@ -18,19 +18,21 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/socketio"
 	"github.com/wagate/wagate/adapters/outbound/whatsmeow"
 	"github.com/wagate/wagate/application"
+	"github.com/wagate/wagate/domain/cluster"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/message"
 )
 
 // coreSet is the gateway without its outbound adapters.
-var coreSet = wire.NewSet(application.New, provideRelay, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
+var coreSet = wire.NewSet(application.New, provideInstance, provideRelay, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
 	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), wire.Bind(new(rest.Authenticator), new(*apikey.Guard)), NewGateway)
 
 // databaseSet stores devices in SQLite or PostgreSQL, which instances share, with the
 // Redis (when configured) through which they wake each other.
 var databaseSet = wire.NewSet(
-	provideDatabase, database.NewStore, wire.FieldsOf(new(database.Store), "Devices", "Messages", "Events"), database.NewKeys,
+	provideDatabase, database.NewStore, wire.FieldsOf(new(database.Store), "Devices", "Messages", "Events"), database.NewKeys, database.NewLeases,
+	wire.Bind(new(cluster.Leases), new(*database.Leases)),
 	wire.Bind(new(device.Repository), new(*database.Devices)),
 	wire.Bind(new(device.Messages), new(*database.Messages)),
 	wire.Bind(new(device.EventLog), new(*database.Events)),
@@ -41,7 +43,8 @@ var databaseSet = wire.NewSet(
 
 // memoryStoreSet keeps devices in memory, for one instance: without Redis.
 var memoryStoreSet = wire.NewSet(
-	memory.NewStore, wire.FieldsOf(new(memory.Store), "Devices", "Messages", "Log"), memory.NewKeys, noRedis,
+	memory.NewStore, wire.FieldsOf(new(memory.Store), "Devices", "Messages", "Log"), memory.NewKeys, memory.NewLeases, noRedis,
+	wire.Bind(new(cluster.Leases), new(*memory.Leases)),
 	wire.Bind(new(device.Repository), new(*memory.Repository)),
 	wire.Bind(new(device.Messages), new(*memory.Messages)),
 	wire.Bind(new(device.EventLog), new(*memory.Log)),
@@ -67,6 +70,10 @@ var memoryWhatsAppSet = wire.NewSet(
 var recordingPublisherSet = wire.NewSet(memory.NewPublisher, provideRecordingPublisher)
 
 func provideClock() application.Clock { return time.Now }
+
+func provideInstance(cfg Config) application.Instance {
+	return application.Instance{ID: cfg.Instance(), Timing: application.DefaultLeaseTiming}
+}
 
 func provideSocketIO(cfg Config, keys *apikey.Guard, valid application.ValidKeysHandler, devices device.Repository, events device.EventLog, log *slog.Logger) *socketio.Gateway {
 	return socketio.New(keys, valid, devices, events, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered,

@@ -27,6 +27,8 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	devices := store.Devices
 	messages := store.Messages
 	events := store.Events
+	leases := database.NewLeases(db)
+	instance := provideInstance(cfg)
 	keys := database.NewKeys(db)
 	client, cleanup2, err := provideWhatsApp(ctx, db, messages, cfg, log)
 	if err != nil {
@@ -39,7 +41,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	validKeysHandler := application.NewValidKeys(keys, clock)
 	gateway := provideSocketIO(cfg, guard, validKeysHandler, devices, events, log)
 	fetcher := provideFetcher(cfg)
-	app := application.New(devices, messages, events, keys, client, gateway, fetcher, clock, log)
+	app := application.New(devices, messages, events, leases, instance, keys, client, gateway, fetcher, clock, log)
 	stream, cleanup3, err := provideRedis(cfg, log)
 	if err != nil {
 		cleanup2()
@@ -63,6 +65,8 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	repository := store.Devices
 	messages := store.Messages
 	memoryLog := store.Log
+	leases := memory.NewLeases()
+	instance := provideInstance(cfg)
 	keys := memory.NewKeys()
 	whatsApp := memory.NewWhatsApp()
 	adminKey := provideAdminKey(cfg)
@@ -73,7 +77,7 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	publisher := memory.NewPublisher()
 	eventPublisher := provideRecordingPublisher(gateway, publisher)
 	fetcher := provideFetcher(cfg)
-	app := application.New(repository, messages, memoryLog, keys, whatsApp, eventPublisher, fetcher, clock, log)
+	app := application.New(repository, messages, memoryLog, leases, instance, keys, whatsApp, eventPublisher, fetcher, clock, log)
 	stream := noRedis()
 	options := provideRESTOptions(cfg, stream)
 	api := rest.New(app, guard, repository, log, options)

@@ -200,7 +200,7 @@ func startProcess(t *testing.T, bin string, cfg bootstrap.Config) *gatewayProces
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	g := &gatewayProcess{t: t, bin: bin, base: "http://127.0.0.1:" + strconv.Itoa(port), env: []string{
-		"HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "API_KEY=" + cfg.APIKey, "DATA_DIR=" + cfg.DataDir,
+		"HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "INSTANCE_ID=gateway-" + strconv.Itoa(port), "API_KEY=" + cfg.APIKey, "DATA_DIR=" + cfg.DataDir,
 		"DATABASE_URL=" + cfg.DatabaseURL, "WHATSAPP_SERVER_URL=" + cfg.WhatsAppServerURL,
 		"WHATSAPP_SERVER_ROOT_KEY=" + cfg.WhatsAppServerRootKey, "LOG_LEVEL=info", "LOG_FORMAT=text",
 	}}

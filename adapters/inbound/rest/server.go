@@ -127,8 +127,11 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 // download) are plain net/http handlers that stream; the rest goes through fiber.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/devices/{id}/messages", a.authenticated(a.sendMessage))
-	mux.Handle("GET /api/v1/devices/{id}/messages/{messageId}/media", a.authenticated(a.getMedia))
+	mux.Handle("POST /api/v1/devices/{id}/messages", a.authenticated(a.atOwner(a.sendMessage)))
+	mux.Handle("GET /api/v1/devices/{id}/messages/{messageId}/media", a.authenticated(a.atOwner(a.getMedia)))
+	for _, route := range []string{"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code"} {
+		mux.Handle(route, a.authenticated(a.atOwner(a.serveFiber)))
+	}
 	mux.Handle("/api/v1/", a.authenticated(a.serveFiber))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serveFiber(w, r, nil) }))
 	return mux

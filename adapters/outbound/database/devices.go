@@ -122,6 +122,9 @@ func (r *Devices) List(ctx context.Context, f device.Filter) (device.Page, error
 func (r *Devices) Update(ctx context.Context, id device.ID, fn func(*device.Device) error) (*device.Device, error) {
 	var d *device.Device
 	err := r.journal.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := checkFence(ctx, tx, id); err != nil {
+			return err
+		}
 		var err error
 		if d, err = r.get(ctx, tx, id, true); err != nil {
 			return err
@@ -155,6 +158,9 @@ func (r *Devices) Delete(ctx context.Context, id device.ID, fn func(*device.Devi
 		}
 		if _, err := tx.NewDelete().Model((*messageRow)(nil)).Where("device_id = ?", id.String()).Exec(ctx); err != nil {
 			return fmt.Errorf("delete messages of device %s: %w", id, err)
+		}
+		if _, err := tx.NewDelete().Model((*leaseRow)(nil)).Where("device_id = ?", id.String()).Exec(ctx); err != nil {
+			return fmt.Errorf("delete lease of device %s: %w", id, err)
 		}
 		return appendEvents(ctx, tx, d.PullEvents())
 	})

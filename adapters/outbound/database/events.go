@@ -75,11 +75,7 @@ func (l *Events) Read(ctx context.Context, q device.LogQuery) ([]device.Record, 
 		if len(q.Devices) == 0 {
 			return nil, nil // a key that sees no device
 		}
-		ids := make([]string, len(q.Devices))
-		for i, id := range q.Devices {
-			ids[i] = id.String()
-		}
-		s = s.Where("device_id IN (?)", bun.List(ids))
+		s = s.Where("device_id IN (?)", bun.List(idStrings(q.Devices)))
 	}
 	if err := s.Scan(ctx); err != nil && err != sql.ErrNoRows {
 		return nil, fmt.Errorf("read events: %w", err)

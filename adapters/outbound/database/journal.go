@@ -96,7 +96,7 @@ func (j *journal) commit(group []*part) {
 	err := j.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if len(group) == 1 {
 			p := group[0]
-			p.err = p.fn(ctx, tx)
+			p.err = p.fn(partContext{ctx, p.ctx}, tx)
 			return p.err
 		}
 		for _, p := range group {
@@ -106,7 +106,7 @@ func (j *journal) commit(group []*part) {
 			if _, err := tx.ExecContext(ctx, "SAVEPOINT part"); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
 			}
-			if p.err = p.fn(ctx, tx); p.err != nil {
+			if p.err = p.fn(partContext{ctx, p.ctx}, tx); p.err != nil {
 				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT part"); err != nil {
 					return fmt.Errorf("undo a failed part: %w", err)
 				}
@@ -124,3 +124,13 @@ func (j *journal) commit(group []*part) {
 		close(p.done)
 	}
 }
+
+// partContext runs a part under its group's deadline, with its caller's values (the
+// fence of its lease, say): the caller's cancellation must not break the group's
+// transaction.
+type partContext struct {
+	context.Context
+	values context.Context
+}
+
+func (c partContext) Value(key any) any { return c.values.Value(key) }

@@ -62,6 +62,9 @@ func (s *Messages) Receive(ctx context.Context, e device.MessageReceived, raw []
 	}
 	added := false
 	err = s.journal.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := checkFence(ctx, tx, e.DeviceID); err != nil {
+			return err
+		}
 		res, err := tx.NewInsert().Model(row).
 			On("CONFLICT (device_id, message_id, chat, sender) DO NOTHING").Exec(ctx)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/wagate/wagate/adapters/outbound/memory"
+	"github.com/wagate/wagate/domain/cluster"
+	"github.com/wagate/wagate/domain/cluster/clustertest"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/device/devicetest"
 	"github.com/wagate/wagate/domain/key"
@@ -23,4 +25,8 @@ func TestLog(t *testing.T) {
 		s := memory.NewStore()
 		return devicetest.Store{Devices: s.Devices, Messages: s.Messages, Log: s.Log}
 	})
+}
+
+func TestLeases(t *testing.T) {
+	clustertest.RunLeasesContract(t, func(*testing.T) cluster.Leases { return memory.NewLeases() })
 }

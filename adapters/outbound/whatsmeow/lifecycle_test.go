@@ -178,6 +178,9 @@ func TestKickIsStreamReplacedWithoutReconnect(t *testing.T) {
 	if c.session(id) != nil {
 		t.Fatal("the session still runs")
 	}
+	if n := c.StreamReplaced(); n != 1 {
+		t.Fatalf("StreamReplaced counts %d, want the alarm raised once", n)
+	}
 	eventually(t, "the kicked connection is closed", func() bool { return srv.Stats().Connections == 0 })
 	// No reconnection: with the test's reconnect delays (20-200 ms) one would show by now.
 	expectQuiet(t, r, id, 500*time.Millisecond)

@@ -142,6 +142,12 @@ func (s *session) onEvent(evt any) bool {
 			s.signal(signal{kind: sigStale})
 		}
 	case *events.StreamReplaced:
+		// Another client took this account's connection: with leases, never another
+		// instance of ours, so it is an alarm. The session ends and does not reconnect (that
+		// would take the connection back and forth); its report is refused if the device's
+		// lease has moved on meanwhile.
+		s.c.streamReplaced.Add(1)
+		s.log.Error("WhatsApp replaced this session's connection with another client's: not reconnecting")
 		s.signal(signal{kind: sigEnd, end: device.SessionDisconnected{Reason: device.ReasonStreamReplaced}})
 	case *events.LoggedOut:
 		s.signal(signal{kind: sigLoggedOut})

@@ -1,0 +1,5 @@
+DROP TABLE instances;
+
+--bun:split
+
+DROP TABLE device_leases;
