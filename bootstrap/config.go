@@ -23,10 +23,18 @@ import (
 
 // Config is the gateway's configuration, read from the environment.
 type Config struct {
-	Host        string     // HOST: interface to listen on; "" for all
-	Port        int        // PORT, default 3000
-	DataDir     string     // DATA_DIR, default ./data: the SQLite database and generated key
-	DatabaseURL string     // DATABASE_URL: postgres://...; unset for the embedded SQLite file
+	Host        string // HOST: interface to listen on; "" for all
+	Port        int    // PORT, default 3000
+	DataDir     string // DATA_DIR, default ./data: the SQLite database and generated key
+	DatabaseURL string // DATABASE_URL: postgres://...; unset for the embedded SQLite file
+	// RedisURL (REDIS_URL: redis://host:port/db) is the Redis through which instances on
+	// one PostgreSQL wake each other's event feeds; unset, an instance hears of the
+	// others' events at its feed's poll only.
+	RedisURL string
+	// FeedPoll is how often the event feed reads the log without being woken,
+	// application.DefaultFeedPoll when 0. Not read from the environment: tests set it
+	// long to show that events came through Redis.
+	FeedPoll    time.Duration
 	LogLevel    slog.Level // LOG_LEVEL: debug, info, warn, error
 	LogFormat   string     // LOG_FORMAT: text or json
 	CORSOrigins []string   // CORS_ORIGINS: comma-separated origins allowed from browsers
@@ -103,6 +111,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		Host:        get("HOST", ""),
 		DataDir:     get("DATA_DIR", "./data"),
 		DatabaseURL: get("DATABASE_URL", ""),
+		RedisURL:    get("REDIS_URL", ""),
 		LogFormat:   strings.ToLower(get("LOG_FORMAT", "text")),
 
 		InstanceID:            get("INSTANCE_ID", ""),
@@ -157,6 +166,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		if *r.into, err = time.ParseDuration(get(r.name, r.def)); err != nil || *r.into < time.Minute {
 			errs = append(errs, fmt.Errorf("%s must be a duration of at least a minute, such as 168h, not %q", r.name, get(r.name, "")))
 		}
+	}
+	if u, err := url.Parse(cfg.RedisURL); cfg.RedisURL != "" && (err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix")) {
+		errs = append(errs, errors.New("REDIS_URL must be a Redis URL such as redis://127.0.0.1:6379/0 (or rediss:// for TLS), or unset"))
 	}
 	if (cfg.WhatsAppServerURL == "") != (cfg.WhatsAppServerRootKey == "") {
 		errs = append(errs, errors.New("WHATSAPP_SERVER_URL and WHATSAPP_SERVER_ROOT_KEY go together: set both (to use a simulator) or neither"))

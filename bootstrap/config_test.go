@@ -18,7 +18,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Port != 3000 || cfg.DataDir != "./data" || cfg.DatabaseURL != "" || cfg.LogLevel != slog.LevelInfo || cfg.Addr() != ":3000" ||
+	if cfg.Port != 3000 || cfg.DataDir != "./data" || cfg.DatabaseURL != "" || cfg.RedisURL != "" || cfg.LogLevel != slog.LevelInfo || cfg.Addr() != ":3000" ||
 		cfg.EventRetention != 7*24*time.Hour || cfg.MessageRetention != 14*24*time.Hour {
 		t.Fatalf("defaults %+v", cfg)
 	}
@@ -27,12 +27,12 @@ func TestLoadConfigDefaults(t *testing.T) {
 func TestLoadConfigRejectsBadValues(t *testing.T) {
 	_, err := LoadConfig(env(map[string]string{"PORT": "http", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
 		"CORS_ORIGINS": "https://ok.example.com, app.example.com", "SOCKETIO_MAX_CONNECTIONS_PER_KEY": "-1",
-		"EVENT_RETENTION": "30s", "MESSAGE_RETENTION": "two weeks"}))
+		"EVENT_RETENTION": "30s", "MESSAGE_RETENTION": "two weeks", "REDIS_URL": "127.0.0.1:6379"}))
 	if err == nil {
 		t.Fatal("accepted")
 	}
 	for _, name := range []string{"PORT", "LOG_LEVEL", "LOG_FORMAT", `CORS_ORIGINS must list origins such as https://app.example.com (scheme and host, no path) or *, not "app.example.com"`, "SOCKETIO_MAX_CONNECTIONS_PER_KEY",
-		`EVENT_RETENTION must be a duration of at least a minute, such as 168h, not "30s"`, `MESSAGE_RETENTION must be a duration of at least a minute, such as 168h, not "two weeks"`} {
+		"REDIS_URL must be a Redis URL", `EVENT_RETENTION must be a duration of at least a minute, such as 168h, not "30s"`, `MESSAGE_RETENTION must be a duration of at least a minute, such as 168h, not "two weeks"`} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

@@ -60,8 +60,11 @@ type Sessions interface {
 }
 
 // NewGateway mounts Socket.io at /ws and the REST API on everything else, on one
-// net/http handler: Socket.io needs net/http's connection hijacking for websockets.
-func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, sessions Sessions, cfg Config, log *slog.Logger) *Gateway {
+// net/http handler: Socket.io needs net/http's connection hijacking for websockets. It
+// sets the event feed's poll and relay (nil without Redis), which Serve runs.
+func NewGateway(app application.App, api *rest.API, sockets *socketio.Gateway, sessions Sessions, relay application.Relay, cfg Config, log *slog.Logger) *Gateway {
+	app.Commands.Feed.Poll = cfg.FeedPoll
+	app.Commands.Feed.Relay = relay
 	mux := http.NewServeMux()
 	mux.Handle(socketio.Path+"/", sockets.Handler())
 	mux.Handle("/", api.Handler())

@@ -14,6 +14,7 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/adapters/outbound/fetch"
 	"github.com/wagate/wagate/adapters/outbound/memory"
+	"github.com/wagate/wagate/adapters/outbound/redis"
 	"github.com/wagate/wagate/adapters/outbound/socketio"
 	"github.com/wagate/wagate/adapters/outbound/whatsmeow"
 	"github.com/wagate/wagate/application"
@@ -24,10 +25,11 @@ import (
 )
 
 // coreSet is the gateway without its outbound adapters.
-var coreSet = wire.NewSet(application.New, provideInstance, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
+var coreSet = wire.NewSet(application.New, provideInstance, provideRelay, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
 	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), wire.Bind(new(rest.Authenticator), new(*apikey.Guard)), NewGateway)
 
-// databaseSet stores devices in SQLite or PostgreSQL.
+// databaseSet stores devices in SQLite or PostgreSQL, which instances share, with the
+// Redis (when configured) through which they wake each other.
 var databaseSet = wire.NewSet(
 	provideDatabase, database.NewStore, wire.FieldsOf(new(database.Store), "Devices", "Messages", "Events"), database.NewKeys, database.NewLeases,
 	wire.Bind(new(cluster.Leases), new(*database.Leases)),
@@ -36,11 +38,12 @@ var databaseSet = wire.NewSet(
 	wire.Bind(new(device.EventLog), new(*database.Events)),
 	wire.Bind(new(key.Repository), new(*database.Keys)),
 	wire.Bind(new(rest.Pinger), new(*database.Devices)),
+	provideRedis,
 )
 
-// memoryStoreSet keeps devices in memory.
+// memoryStoreSet keeps devices in memory, for one instance: without Redis.
 var memoryStoreSet = wire.NewSet(
-	memory.NewStore, wire.FieldsOf(new(memory.Store), "Devices", "Messages", "Log"), memory.NewKeys, memory.NewLeases,
+	memory.NewStore, wire.FieldsOf(new(memory.Store), "Devices", "Messages", "Log"), memory.NewKeys, memory.NewLeases, noRedis,
 	wire.Bind(new(cluster.Leases), new(*memory.Leases)),
 	wire.Bind(new(device.Repository), new(*memory.Repository)),
 	wire.Bind(new(device.Messages), new(*memory.Messages)),
@@ -92,8 +95,41 @@ func (f fanout) Publish(ctx context.Context, r device.Record) error {
 	return errors.Join(errs...)
 }
 
-func provideRESTOptions(cfg Config) rest.Options {
-	return rest.Options{MaxMediaBytes: cfg.MediaMaxBytes}
+func provideRESTOptions(cfg Config, stream *redis.Stream) rest.Options {
+	o := rest.Options{MaxMediaBytes: cfg.MediaMaxBytes}
+	if stream != nil {
+		o.Dependencies = append(o.Dependencies, rest.Dependency{Name: "Redis", Pinger: stream})
+	}
+	return o
+}
+
+// provideRedis connects to the Redis of REDIS_URL, if set (nil otherwise), that carries
+// between instances the news that events were committed.
+func provideRedis(cfg Config, log *slog.Logger) (*redis.Stream, func(), error) {
+	if cfg.RedisURL == "" {
+		return nil, func() {}, nil
+	}
+	s, err := redis.New(cfg.RedisURL, log, redis.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() {
+		if err := s.Close(); err != nil {
+			log.Warn("close Redis", "err", err)
+		}
+	}, nil
+}
+
+// noRedis is the absence of Redis, where nothing else shares the store.
+func noRedis() *redis.Stream { return nil }
+
+// provideRelay is the Redis stream as the feed's relay: none without Redis (and not a
+// nil *redis.Stream, which the feed would take for one).
+func provideRelay(stream *redis.Stream) application.Relay {
+	if stream == nil {
+		return nil
+	}
+	return stream
 }
 
 func provideFetcher(cfg Config) *fetch.Fetcher {

@@ -42,10 +42,18 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	gateway := provideSocketIO(cfg, guard, validKeysHandler, devices, events, log)
 	fetcher := provideFetcher(cfg)
 	app := application.New(devices, messages, events, leases, instance, keys, client, gateway, fetcher, clock, log)
-	options := provideRESTOptions(cfg)
+	stream, cleanup3, err := provideRedis(cfg, log)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	options := provideRESTOptions(cfg, stream)
 	api := rest.New(app, guard, devices, log, options)
-	bootstrapGateway := NewGateway(app, api, gateway, client, cfg, log)
+	relay := provideRelay(stream)
+	bootstrapGateway := NewGateway(app, api, gateway, client, relay, cfg, log)
 	return bootstrapGateway, func() {
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil
@@ -70,9 +78,11 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	eventPublisher := provideRecordingPublisher(gateway, publisher)
 	fetcher := provideFetcher(cfg)
 	app := application.New(repository, messages, memoryLog, leases, instance, keys, whatsApp, eventPublisher, fetcher, clock, log)
-	options := provideRESTOptions(cfg)
+	stream := noRedis()
+	options := provideRESTOptions(cfg, stream)
 	api := rest.New(app, guard, repository, log, options)
-	bootstrapGateway := NewGateway(app, api, gateway, whatsApp, cfg, log)
+	relay := provideRelay(stream)
+	bootstrapGateway := NewGateway(app, api, gateway, whatsApp, relay, cfg, log)
 	inMemory := &InMemory{
 		Gateway:  bootstrapGateway,
 		WhatsApp: whatsApp,

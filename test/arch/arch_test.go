@@ -28,7 +28,7 @@ func TestDependencyRule(t *testing.T) {
 	}{
 		{"domain", []string{module + "/domain"}},
 		{"application", []string{module + "/domain", module + "/application"}},
-		{"adapters", []string{module + "/domain", module + "/application", module + "/adapters", "github.com/", "go.mau.fi/", "golang.org/", "google.golang.org/", "modernc.org/", "filippo.io/", "mellium.im/"}},
+		{"adapters", []string{module + "/domain", module + "/application", module + "/adapters", "github.com/", "go.mau.fi/", "golang.org/", "google.golang.org/", "modernc.org/", "filippo.io/", "mellium.im/", "go.uber.org/"}},
 	} {
 		t.Run(tc.layer, func(t *testing.T) {
 			got := deps(t, "../../"+tc.layer+"/...")

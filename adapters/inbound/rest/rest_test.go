@@ -179,6 +179,31 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// pinger answers Ping with err.
+type pinger struct{ err error }
+
+func (p pinger) Ping(context.Context) error { return p.err }
+
+// /readyz checks the other dependencies it is given, and names those that fail.
+func TestReadyzChecksDependencies(t *testing.T) {
+	up := startWith(t, key, nil, rest.Options{Dependencies: []rest.Dependency{{Name: "Redis", Pinger: pinger{}}}})
+	if r := up.do(t, "GET", "/readyz", nil); r.status != http.StatusOK {
+		t.Fatalf("readyz with Redis up: %d %s", r.status, r.body)
+	}
+	down := startWith(t, key, nil, rest.Options{Dependencies: []rest.Dependency{
+		{Name: "Redis", Pinger: pinger{errors.New("dial tcp 127.0.0.1:6390: connection refused")}}}})
+	r := down.do(t, "GET", "/readyz", nil)
+	if code, msg := r.errorOf(t); r.status != http.StatusServiceUnavailable || code != "unavailable" || msg != "Redis is not reachable" {
+		t.Fatalf("readyz with Redis down: %d %s", r.status, r.body)
+	}
+	if r := down.do(t, "GET", "/healthz", nil); r.status != http.StatusOK {
+		t.Fatalf("healthz with Redis down: %d", r.status)
+	}
+	if !strings.Contains(down.logs.String(), "connection refused") {
+		t.Fatalf("the cause is not logged:\n%s", down.logs)
+	}
+}
+
 func TestAuthentication(t *testing.T) {
 	s := start(t, key, nil)
 	for _, tc := range []struct {

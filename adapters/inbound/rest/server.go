@@ -35,6 +35,15 @@ type Options struct {
 	// so that memory and temporary files stay bounded; DefaultMaxUploads when 0. More
 	// are refused with 503 and Retry-After.
 	MaxUploads int
+	// Dependencies are what /readyz checks besides storage.
+	Dependencies []Dependency
+}
+
+// Dependency is something besides storage that the gateway needs to be ready, such as
+// the Redis that carries events between instances; /readyz names it when it fails.
+type Dependency struct {
+	Name string
+	Pinger
 }
 
 // Authenticator tells what a presented key allows, counting failures against the
@@ -222,6 +231,20 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	if err := a.ready.Ping(ctx); err != nil {
 		a.log.Warn("readiness check failed", "err", err)
 		return domain.Errorf(domain.KindUnavailable, "the database is not reachable")
+	}
+	var down []string
+	for _, d := range a.opts.Dependencies {
+		if err := d.Ping(ctx); err != nil {
+			a.log.Warn("readiness check failed", "dependency", d.Name, "err", err)
+			down = append(down, d.Name)
+		}
+	}
+	if len(down) > 0 {
+		verb := "is"
+		if len(down) > 1 {
+			verb = "are"
+		}
+		return domain.Errorf(domain.KindUnavailable, "%s %s not reachable", strings.Join(down, " and "), verb)
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }
