@@ -86,12 +86,17 @@ const (
 	DefaultMessageRetention = 14 * 24 * time.Hour
 )
 
-// Instance is this gateway among the instances: its ID (InstanceID, else host:port).
+// Instance is this gateway among the instances: its ID (InstanceID, else host:port). On
+// a port chosen by the system (0) it is made unique, since several gateways may share
+// host and "port" then (tests run them in one process).
 func (c Config) Instance() string {
 	if c.InstanceID != "" {
 		return c.InstanceID
 	}
 	host, _ := os.Hostname()
+	if c.Port == 0 {
+		return host + ":0-" + strings.ToLower(rand.Text()[:8])
+	}
 	return fmt.Sprintf("%s:%d", host, c.Port)
 }
 
