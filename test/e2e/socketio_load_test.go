@@ -24,9 +24,11 @@ import (
 // stopped writing a batch of pre-encoded packets after its first one and lost most
 // broadcast events under load: thousands of fast events to 100 listeners, every one
 // counted, in order.
+//
+// Not parallel: it measures delivery against a deadline, so it runs before the
+// package's parallel tests (gateway processes, 100-device restores) load the machine.
 func TestFloodReachesEveryListener(t *testing.T) {
 	checkClients(t)
-	t.Parallel()
 	const listeners, events = 100, 3000
 	g := startGateway(t, bootstrap.Config{APIKey: apiKey})
 	id := g.createDevice("Flood")
