@@ -12,9 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -45,11 +47,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return serve(ctx, cfg, log, stdout)
 	case "migrate":
 		return bootstrap.Migrate(ctx, cfg, log)
+	case "health":
+		return health(ctx, cfg)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: wagate [serve|migrate]")
+		fmt.Fprintln(stdout, "usage: wagate [serve|migrate|health]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (usage: wagate [serve|migrate])", cmd)
+	return fmt.Errorf("unknown command %q (usage: wagate [serve|migrate|health])", cmd)
 }
 
 func serve(ctx context.Context, cfg bootstrap.Config, log *slog.Logger, stdout io.Writer) error {
@@ -74,6 +78,26 @@ func serve(ctx context.Context, cfg bootstrap.Config, log *slog.Logger, stdout i
 	}
 	log.Info("wagate listening", "addr", ln.Addr().String(), "database", cfg.DatabaseKind())
 	return gw.Serve(ctx, ln)
+}
+
+// health asks the gateway on this host's PORT whether it is alive: a container's health
+// check, where no curl is at hand.
+func health(ctx context.Context, cfg bootstrap.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/healthz", cfg.Port), nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("unhealthy: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("unhealthy: /healthz answered %s", res.Status)
+	}
+	return nil
 }
 
 // announceKey shows a newly generated key once, and only on a terminal: logs and a

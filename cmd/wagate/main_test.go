@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -295,5 +296,29 @@ func TestMigrateCommand(t *testing.T) {
 		if err != nil || !check(string(out)) {
 			t.Fatalf("migrate run %d: %v\n%s", i+1, err, out)
 		}
+	}
+}
+
+// The health command succeeds against a live gateway's port and fails without one.
+func TestHealthCommand(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}))
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	health := func() ([]byte, error) {
+		cmd := exec.Command(binary, "health")
+		cmd.Env = append(os.Environ(), "PORT="+port, "DATA_DIR="+t.TempDir())
+		return cmd.CombinedOutput()
+	}
+	if out, err := health(); err != nil {
+		t.Fatalf("health of a live gateway: %v\n%s", err, out)
+	}
+	srv.Close()
+	if out, err := health(); err == nil || !strings.Contains(string(out), "unhealthy") {
+		t.Fatalf("health without a gateway: %v\n%s, want unhealthy", err, out)
 	}
 }
