@@ -204,6 +204,9 @@ func startProcess(t *testing.T, bin string, cfg bootstrap.Config) *gatewayProces
 		"DATABASE_URL=" + cfg.DatabaseURL, "WHATSAPP_SERVER_URL=" + cfg.WhatsAppServerURL,
 		"WHATSAPP_SERVER_ROOT_KEY=" + cfg.WhatsAppServerRootKey, "LOG_LEVEL=info", "LOG_FORMAT=text",
 	}}
+	if cfg.RedisURL != "" {
+		g.env = append(g.env, "REDIS_URL="+cfg.RedisURL)
+	}
 	g.api = client{t, g.base}
 	t.Cleanup(func() {
 		g.kill()
