@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -159,11 +160,8 @@ func (o *Ownership) beat(ctx context.Context, address string) {
 // instance, and stops them all when the leases could not be renewed for too long.
 func (o *Ownership) renew(ctx context.Context) {
 	now := o.clock()
+	ids := o.held()
 	o.mu.Lock()
-	ids := make([]device.ID, 0, len(o.owned))
-	for id := range o.owned {
-		ids = append(ids, id)
-	}
 	since := now.Sub(o.renewedAt)
 	o.mu.Unlock()
 	renewed, err := o.leases.Renew(ctx, o.self, ids, now.Add(o.timing.TTL))
@@ -191,16 +189,23 @@ func (o *Ownership) renew(ctx context.Context) {
 		o.log.Warn("leases taken over by another instance: stopping their sessions", "devices", lost)
 		o.stop(ctx, lost)
 	}
-	o.stopEnded(ctx, renewed)
 }
 
-// stopEnded stops the sessions held whose device no longer wants one: stopped or deleted
-// through another instance, whose API could not reach this one's session.
-func (o *Ownership) stopEnded(ctx context.Context, held []device.ID) {
+// held lists the devices whose leases this instance holds.
+func (o *Ownership) held() []device.ID {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Collect(maps.Keys(o.owned))
+}
+
+// stopEnded stops the sessions held whose device no longer wants one (it is not among
+// the live devices): stopped or deleted through another instance, whose API could not
+// reach this one's session. held was taken before live was read, so that a session
+// claimed meanwhile, whose device was live before its claim, is not taken for ended.
+func (o *Ownership) stopEnded(ctx context.Context, held, live []device.ID) {
 	var ended []device.ID
 	for _, id := range held {
-		d, err := o.repo.Get(ctx, id)
-		if (err == nil && !d.Status().Live()) || domain.KindOf(err) == domain.KindNotFound {
+		if !slices.Contains(live, id) {
 			ended = append(ended, id)
 		}
 	}
@@ -225,10 +230,12 @@ func (o *Ownership) stop(ctx context.Context, ids []device.ID) {
 	}
 }
 
-// claimFree claims the live devices that have no owner, up to this instance's fair share
-// of them, and starts their sessions.
+// claimFree stops the sessions held whose device has ended, then claims the live devices
+// that have no owner, up to this instance's fair share of them, and starts their
+// sessions.
 func (o *Ownership) claimFree(ctx context.Context) {
 	now := o.clock()
+	ours := o.held()
 	instances, err := o.leases.Live(ctx, now)
 	if err != nil {
 		o.log.Warn("list instances", "err", err)
@@ -244,6 +251,7 @@ func (o *Ownership) claimFree(ctx context.Context) {
 		o.log.Warn("list live devices", "err", err)
 		return
 	}
+	o.stopEnded(ctx, ours, live)
 	share := (len(live) + max(len(instances), 1) - 1) / max(len(instances), 1)
 	var claimed []device.ID
 	for _, id := range live {
@@ -282,10 +290,7 @@ func (o *Ownership) claimFree(ctx context.Context) {
 // the sessions over without waiting, counting their fair shares without it.
 func (o *Ownership) Release(ctx context.Context) error {
 	o.mu.Lock()
-	ids := make([]device.ID, 0, len(o.owned))
-	for id := range o.owned {
-		ids = append(ids, id)
-	}
+	ids := slices.Collect(maps.Keys(o.owned))
 	clear(o.owned)
 	address := o.address
 	o.mu.Unlock()
