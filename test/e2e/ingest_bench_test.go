@@ -54,32 +54,7 @@ func benchIngest(b *testing.B, db string, burst bool) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	conn, answer, err := rawConnect(ctx, base, "127.0.0.1", "/device/"+id, apiKey)
-	if err != nil || !strings.HasPrefix(answer, "40") {
-		b.Fatalf("listener: %q %v", answer, err)
-	}
-	defer conn.CloseNow()
-	heard := make(chan string, 1<<16) // texts of the messages heard
-	go func() {
-		for {
-			_, frame, err := conn.Read(ctx)
-			if err != nil {
-				return
-			}
-			f := string(frame)
-			if f == "2" {
-				_ = conn.Write(ctx, websocket.MessageText, []byte("3"))
-				continue
-			}
-			if i := strings.Index(f, `["message",`); i >= 0 {
-				var ev []json.RawMessage
-				var p struct{ Message struct{ Text string } }
-				if json.Unmarshal([]byte(f[i:]), &ev) == nil && len(ev) > 1 && json.Unmarshal(ev[1], &p) == nil {
-					heard <- p.Message.Text
-				}
-			}
-		}
-	}()
+	heard := hearTexts(b, ctx, base, "/device/"+id)
 	send := func(i int) error {
 		_, err := sim.SendText(ctx, wasim.TextMessage{From: contact, To: phone, Text: "m" + strconv.Itoa(i)})
 		return err
@@ -120,7 +95,12 @@ func benchIngest(b *testing.B, db string, burst bool) {
 			latencies = append(latencies, time.Since(t0))
 		}
 	}
-	elapsed := time.Since(start)
+	reportRates(b, time.Since(start), latencies)
+}
+
+// reportRates reports msgs/s over elapsed and, when there are latencies, their p50 and
+// p99.
+func reportRates(b *testing.B, elapsed time.Duration, latencies []time.Duration) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	if len(latencies) > 0 {
@@ -128,4 +108,36 @@ func benchIngest(b *testing.B, db string, burst bool) {
 		b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 	}
+}
+
+// hearTexts connects a raw websocket Socket.io listener to namespace and sends the text
+// of every message event it hears to the channel it returns, until ctx ends.
+func hearTexts(b *testing.B, ctx context.Context, base, namespace string) <-chan string {
+	conn, answer, err := rawConnect(ctx, base, "127.0.0.1", namespace, apiKey)
+	if err != nil || !strings.HasPrefix(answer, "40") {
+		b.Fatalf("listener: %q %v", answer, err)
+	}
+	b.Cleanup(func() { conn.CloseNow() })
+	heard := make(chan string, 1<<16)
+	go func() {
+		for {
+			_, frame, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			f := string(frame)
+			if f == "2" {
+				_ = conn.Write(ctx, websocket.MessageText, []byte("3"))
+				continue
+			}
+			if i := strings.Index(f, `["message",`); i >= 0 {
+				var ev []json.RawMessage
+				var p struct{ Message struct{ Text string } }
+				if json.Unmarshal([]byte(f[i:]), &ev) == nil && len(ev) > 1 && json.Unmarshal(ev[1], &p) == nil {
+					heard <- p.Message.Text
+				}
+			}
+		}
+	}()
+	return heard
 }
