@@ -74,14 +74,7 @@ func benchIngest(b *testing.B, db string, burst bool) {
 	b.ResetTimer()
 	start := time.Now()
 	if burst {
-		go func() {
-			for i := range b.N {
-				if err := send(i); err != nil {
-					b.Error(err) // the listener then waits in vain, and fails
-					return
-				}
-			}
-		}()
+		go sendAll(b, send)
 		for i := range b.N {
 			hear(i)
 		}
@@ -96,6 +89,17 @@ func benchIngest(b *testing.B, db string, burst bool) {
 		}
 	}
 	reportRates(b, time.Since(start), latencies)
+}
+
+// sendAll sends b.N messages, in order; a failure fails the benchmark, whose listener
+// then waits in vain.
+func sendAll(b *testing.B, send func(i int) error) {
+	for i := range b.N {
+		if err := send(i); err != nil {
+			b.Error(err)
+			return
+		}
+	}
 }
 
 // reportRates reports msgs/s over elapsed and, when there are latencies, their p50 and
