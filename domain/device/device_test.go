@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/domain"
+	"github.com/wagate/wagate/domain/message"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -213,6 +214,18 @@ func TestApply(t *testing.T) {
 	}
 	if err := in(StatusReady).Apply(SessionMessage{}, t0); domain.KindOf(err) != domain.KindInvalid {
 		t.Errorf("Apply(SessionMessage) = %v, want invalid", err)
+	}
+	// Receipts and undecryptable messages change nothing but record their event.
+	for _, ev := range []SessionEvent{
+		SessionReceipt{Update: message.StatusUpdate{Status: message.StatusRead, MessageIDs: []string{"A"}}},
+		SessionUndecryptable{Message: message.Message{ID: "B", Type: message.TypeUndecryptable}},
+	} {
+		d := in(StatusConnecting)
+		err := d.Apply(ev, t0)
+		events := d.PullEvents()
+		if err != nil || d.Status() != StatusConnecting || len(events) != 1 {
+			t.Errorf("Apply(%T): %v, status %s, events %v", ev, err, d.Status(), events)
+		}
 	}
 }
 

@@ -55,6 +55,14 @@ func NewMessageReceived(id ID, m message.Message, now time.Time) MessageReceived
 	return MessageReceived{header(id, now), m}
 }
 
+// Receipt: messages the device sent were delivered, read or played, or the account
+// read messages it received on another of its devices. An addition to the contract's
+// six events.
+type Receipt struct {
+	Header
+	Update message.StatusUpdate
+}
+
 // StateChanged: the device's status changed.
 type StateChanged struct {
 	Header
@@ -71,5 +79,6 @@ func (QR) Name() string              { return "qr" }
 func (Authenticated) Name() string   { return "authenticated" }
 func (Ready) Name() string           { return "ready" }
 func (MessageReceived) Name() string { return "message" }
+func (Receipt) Name() string         { return "receipt" }
 func (StateChanged) Name() string    { return "state" }
 func (Disconnected) Name() string    { return "disconnected" }

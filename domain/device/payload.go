@@ -44,7 +44,20 @@ func (e Ready) fill(p map[string]any) {
 
 func (e MessageReceived) fill(p map[string]any) { p["message"] = MessagePayload(e.Message) }
 func (e StateChanged) fill(p map[string]any)    { p["status"] = e.Status.String() }
-func (e Disconnected) fill(p map[string]any)    { p["reason"] = string(e.Reason) }
+
+func (e Receipt) fill(p map[string]any) {
+	u := e.Update
+	ids := u.MessageIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	p["status"] = string(u.Status)
+	p["messageIds"] = ids
+	p["chat"] = u.Chat
+	p["from"] = senderJSON(u.From)
+	p["fromMe"] = u.FromMe
+}
+func (e Disconnected) fill(p map[string]any) { p["reason"] = string(e.Reason) }
 
 // MessagePayload is the `message` object of the `message` event. Every key is always
 // present; what a message does not have is null.
@@ -54,13 +67,9 @@ func MessagePayload(m message.Message) map[string]any {
 		mentions = []string{}
 	}
 	return map[string]any{
-		"id":   m.ID,
-		"chat": m.Chat,
-		"sender": map[string]any{
-			"jid":         m.Sender.JID,
-			"phoneNumber": orNull(m.Sender.PhoneNumber),
-			"lid":         orNull(m.Sender.LID),
-		},
+		"id":        m.ID,
+		"chat":      m.Chat,
+		"sender":    senderJSON(m.Sender),
 		"pushName":  orNull(m.PushName),
 		"fromMe":    m.FromMe,
 		"isGroup":   m.IsGroup,
@@ -73,8 +82,14 @@ func MessagePayload(m message.Message) map[string]any {
 		"location":  locationJSON(m.Location),
 		"contact":   contactJSON(m.Contact),
 		"reaction":  reactionJSON(m.Reaction),
+		"targetId":  orNull(m.TargetID),
 		"timestamp": m.Timestamp.UnixMilli(),
 	}
+}
+
+// senderJSON is an address with the phone number and LID behind it, where known.
+func senderJSON(s message.Sender) map[string]any {
+	return map[string]any{"jid": s.JID, "phoneNumber": orNull(s.PhoneNumber), "lid": orNull(s.LID)}
 }
 
 func mediaJSON(m *message.Media) any {

@@ -48,7 +48,11 @@ func TestPayloads(t *testing.T) {
 		{device.Ready{Header: h}, `{` + head + `,` + ts + `}`},
 		{device.MessageReceived{Header: h, Message: m}, `{` + head + `,"message":{"caption":null,"chat":"1555@s.whatsapp.net","contact":null,` +
 			`"fromMe":false,"id":"3EB0","isGroup":false,"location":null,"media":null,"mentions":[],"pushName":null,"quotedId":null,` +
-			`"reaction":null,"sender":{"jid":"1555@s.whatsapp.net","lid":null,"phoneNumber":null},"text":"hi",` + ts + `,"type":"text"},` + ts + `}`},
+			`"reaction":null,"sender":{"jid":"1555@s.whatsapp.net","lid":null,"phoneNumber":null},"targetId":null,"text":"hi",` + ts + `,"type":"text"},` + ts + `}`},
+		{device.Receipt{Header: h, Update: message.StatusUpdate{Status: message.StatusRead, MessageIDs: []string{"3EB0", "3EB1"}, Chat: "1555@s.whatsapp.net",
+			From: message.Sender{JID: "1555@s.whatsapp.net", PhoneNumber: "1555", LID: "100@lid"}}},
+			`{"chat":"1555@s.whatsapp.net",` + head + `,"from":{"jid":"1555@s.whatsapp.net","lid":"100@lid","phoneNumber":"1555"},"fromMe":false,` +
+				`"messageIds":["3EB0","3EB1"],"status":"read",` + ts + `}`},
 		{device.StateChanged{Header: h, Status: device.StatusPairing}, `{` + head + `,"status":"pairing",` + ts + `}`},
 		{device.Disconnected{Header: h, Reason: device.ReasonQRTimeout}, `{` + head + `,"reason":"qr_timeout",` + ts + `}`},
 	}
@@ -119,7 +123,7 @@ func TestMessagePayload(t *testing.T) {
 	want := `{"deviceId":"` + testDevice + `","eventId":"42","message":{"caption":"report","chat":"15559876543@s.whatsapp.net",` +
 		`"contact":null,"fromMe":false,"id":"3EB0","isGroup":false,"location":null,` +
 		`"media":{"fileName":"r.pdf","mimetype":"application/pdf","size":1234},"mentions":[],"pushName":"Bob","quotedId":"3EA9",` +
-		`"reaction":null,"sender":{"jid":"123@lid","lid":"123@lid","phoneNumber":"15559876543"},"text":null,` +
+		`"reaction":null,"sender":{"jid":"123@lid","lid":"123@lid","phoneNumber":"15559876543"},"targetId":null,"text":null,` +
 		`"timestamp":1795694400000,"type":"document"},"timestamp":1795694400000}`
 	if got != want {
 		t.Fatalf("message packet\n got %s\nwant %s", got, want)
@@ -139,6 +143,27 @@ func BenchmarkEncodePayload(b *testing.B) {
 	for b.Loop() {
 		if _, err := device.EncodePayload(e, 42); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestChangePayloads: incoming edits, revokes and reactions say which message they
+// change in targetId; an edit carries the new text.
+func TestChangePayloads(t *testing.T) {
+	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		m    message.Message
+		want string
+	}{
+		{message.Message{Type: message.TypeEdit, Text: "fixed", TargetID: "3EA9"}, `"targetId":"3EA9","text":"fixed",`},
+		{message.Message{Type: message.TypeRevoke, TargetID: "3EA9"}, `"targetId":"3EA9","text":null,`},
+		{message.Message{Type: message.TypeReaction, Reaction: &message.Reaction{MessageID: "3EA9", Emoji: "👍"}, TargetID: "3EA9"}, `"targetId":"3EA9","text":null,`},
+		{message.Message{Type: message.TypeUndecryptable}, `"targetId":null,"text":null,`},
+	} {
+		tc.m.ID, tc.m.Timestamp = "3EB0", at
+		got := encode(t, device.NewMessageReceived(testDevice, tc.m, at))
+		if !strings.Contains(got, tc.want) || !strings.Contains(got, `"type":"`+string(tc.m.Type)+`"`) {
+			t.Errorf("%s: %s lacks %s", tc.m.Type, got, tc.want)
 		}
 	}
 }

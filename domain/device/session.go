@@ -33,6 +33,14 @@ type SessionMessage struct {
 	Raw     []byte
 }
 
+// SessionReceipt: WhatsApp reported the status of messages (a receipt).
+type SessionReceipt struct{ Update message.StatusUpdate }
+
+// SessionUndecryptable: a message arrived that could not be decrypted (its Type is
+// message.TypeUndecryptable). It is reported, not kept: when the sender sends it again,
+// the real message, with the same id, is kept as any other.
+type SessionUndecryptable struct{ Message message.Message }
+
 // SessionDisconnected: the connection ended. With Reconnecting the session is recovering
 // by itself; without it, it has stopped (for example when no QR code was scanned).
 type SessionDisconnected struct {
@@ -50,19 +58,22 @@ type SessionFailed struct {
 	Until  time.Time
 }
 
-func (SessionQR) sessionEvent()           {}
-func (SessionPaired) sessionEvent()       {}
-func (SessionConnected) sessionEvent()    {}
-func (SessionProfile) sessionEvent()      {}
-func (SessionMessage) sessionEvent()      {}
-func (SessionDisconnected) sessionEvent() {}
-func (SessionLoggedOut) sessionEvent()    {}
-func (SessionFailed) sessionEvent()       {}
+func (SessionQR) sessionEvent()            {}
+func (SessionPaired) sessionEvent()        {}
+func (SessionConnected) sessionEvent()     {}
+func (SessionProfile) sessionEvent()       {}
+func (SessionMessage) sessionEvent()       {}
+func (SessionReceipt) sessionEvent()       {}
+func (SessionUndecryptable) sessionEvent() {}
+func (SessionDisconnected) sessionEvent()  {}
+func (SessionLoggedOut) sessionEvent()     {}
+func (SessionFailed) sessionEvent()        {}
 
 // Apply changes the device according to what its session reported. News that does not
 // fit the device's state (a late QR code after Disconnect, say) is refused with a
 // conflict error and changes nothing. SessionMessage does not change the device and is
-// not accepted here: see NewMessageReceived.
+// not accepted here: see NewMessageReceived. SessionReceipt and SessionUndecryptable do
+// not change the device either: they only record their event.
 func (d *Device) Apply(ev SessionEvent, now time.Time) error {
 	switch ev := ev.(type) {
 	case SessionQR:
@@ -82,6 +93,12 @@ func (d *Device) Apply(ev SessionEvent, now time.Time) error {
 		return d.LogOut(ev.Reason, now)
 	case SessionFailed:
 		return d.Fail(ev.Reason, ev.Until, now)
+	case SessionReceipt:
+		d.record(Receipt{header(d.id, now), ev.Update})
+		return nil
+	case SessionUndecryptable:
+		d.record(NewMessageReceived(d.id, ev.Message, now))
+		return nil
 	}
 	return domain.Errorf(domain.KindInvalid, "session event %T does not change a device", ev)
 }

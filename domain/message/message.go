@@ -18,6 +18,14 @@ const (
 	TypeContact  Type = "contact"
 	TypeReaction Type = "reaction"
 	TypeUnknown  Type = "unknown"
+	// TypeEdit replaces the text (or caption) of message TargetID with Text (or Caption).
+	TypeEdit Type = "edit"
+	// TypeRevoke deletes message TargetID for everyone.
+	TypeRevoke Type = "revoke"
+	// TypeUndecryptable is a message the device could not decrypt: only who sent it and
+	// when is known. The device asks the sender to send it again; when it does, the
+	// message follows with the same ID.
+	TypeUndecryptable Type = "undecryptable"
 )
 
 // Message is a message received (or sent from another linked device) on a device.
@@ -37,6 +45,7 @@ type Message struct {
 	Location  *Location
 	Contact   *ReceivedContact
 	Reaction  *Reaction
+	TargetID  string // the message an edit, revoke or reaction is about
 	Timestamp time.Time
 }
 
