@@ -28,6 +28,10 @@ type Commands struct {
 	LogoutDevice       LogoutDeviceHandler
 	RequestPairingCode RequestPairingCodeHandler
 	SendMessage        SendMessageHandler
+	MarkRead           MarkReadHandler
+	SetChatState       SetChatStateHandler
+	EditMessage        EditMessageHandler
+	RevokeMessage      RevokeMessageHandler
 	RestoreSessions    RestoreSessionsHandler
 	CreateKey          CreateKeyHandler
 	RevokeKey          RevokeKeyHandler
@@ -50,6 +54,8 @@ type Queries struct {
 	ListEvents   ListEventsHandler
 	ListMessages ListMessagesHandler
 	ListKeys     ListKeysHandler
+	CheckPhones  CheckPhonesHandler
+	GetPicture   GetProfilePictureHandler
 }
 
 // Instance is this gateway process among the instances sharing the database: its ID
@@ -81,6 +87,10 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, l
 			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock},
 			RequestPairingCode: RequestPairingCodeHandler{repo: repo, wa: wa},
 			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher},
+			MarkRead:           MarkReadHandler{repo: repo, msgs: msgs, wa: wa},
+			SetChatState:       SetChatStateHandler{repo: repo, wa: wa},
+			EditMessage:        EditMessageHandler{repo: repo, wa: wa},
+			RevokeMessage:      RevokeMessageHandler{repo: repo, wa: wa},
 			RestoreSessions:    restore,
 			Ownership:          owners,
 			Sessions:           sessions,
@@ -97,6 +107,8 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, l
 			ListEvents:   ListEventsHandler{repo: repo, events: events},
 			ListMessages: ListMessagesHandler{repo: repo, msgs: msgs},
 			ListKeys:     ListKeysHandler{keys: keys},
+			CheckPhones:  CheckPhonesHandler{repo: repo, wa: wa},
+			GetPicture:   GetProfilePictureHandler{repo: repo, wa: wa},
 		},
 	}
 }

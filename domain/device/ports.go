@@ -40,6 +40,7 @@ type Page struct {
 // WhatsAppClient runs devices' WhatsApp sessions. Sessions live in the background: their
 // news reaches the SessionHandler given to Connect, in order for each device.
 type WhatsAppClient interface {
+	Messenger
 	// Connect starts the session and returns once it is under way: with a stored link it
 	// logs in, without one it starts pairing (QR codes).
 	Connect(ctx context.Context, s Session, h SessionHandler) error
@@ -61,6 +62,26 @@ type WhatsAppClient interface {
 	// caller then names the chat and sender), domain.KindInvalid when the file is larger
 	// than the gateway accepts. The caller closes the file's Content.
 	Media(ctx context.Context, id ID, ref message.MediaRef) (message.MediaFile, error)
+}
+
+// Messenger acts in chats for a device's account. Chats, senders and contacts are phone
+// numbers or JIDs. Every method fails with a domain.KindConflict error when the session
+// is not connected and domain.KindInvalid for a bad address.
+type Messenger interface {
+	// MarkRead sends read receipts for messages the device received.
+	MarkRead(ctx context.Context, id ID, r message.ReadMark) error
+	// SetChatState shows the contacts of a chat that the account is typing, recording,
+	// or neither.
+	SetChatState(ctx context.Context, id ID, chat string, s message.ChatState) error
+	// Edit replaces the text of a message the device sent.
+	Edit(ctx context.Context, id ID, e message.Edit) (message.Receipt, error)
+	// Revoke deletes a message the device sent, for everyone in the chat.
+	Revoke(ctx context.Context, id ID, chat, messageID string) (message.Receipt, error)
+	// CheckPhones asks WhatsApp which of the phone numbers (digits) have an account.
+	CheckPhones(ctx context.Context, id ID, phones []string) ([]message.PhoneCheck, error)
+	// ProfilePicture returns a contact's profile picture: domain.KindNotFound when it has
+	// none, or none the account may see.
+	ProfilePicture(ctx context.Context, id ID, contact string) (message.Picture, error)
 }
 
 // Session names a device's session for the WhatsApp client.

@@ -24,3 +24,12 @@ func PhoneNumber(s string) (digits string, ok bool) {
 	}
 	return digits, true
 }
+
+// ChatJID is the JID of the one-to-one chat with a phone number (digits@s.whatsapp.net),
+// or s itself when it is not a phone number (a JID already).
+func ChatJID(s string) string {
+	if digits, ok := PhoneNumber(s); ok {
+		return digits + "@s.whatsapp.net"
+	}
+	return s
+}

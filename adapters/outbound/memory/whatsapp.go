@@ -32,7 +32,8 @@ type WhatsApp struct {
 	connErr  error                  // returned by the next Connect
 	removed  map[device.ID]bool
 	sent     map[device.ID][]message.Outgoing
-	files    map[string][]file // received media, by device and message id
+	actions  map[device.ID][]string // chat actions, see Actions
+	files    map[string][]file      // received media, by device and message id
 	closed   bool
 }
 
@@ -69,6 +70,7 @@ func NewWhatsApp() *WhatsApp {
 		links:     make(map[string]device.Link),
 		removed:   make(map[device.ID]bool),
 		sent:      make(map[device.ID][]message.Outgoing),
+		actions:   make(map[device.ID][]string),
 		files:     make(map[string][]file),
 	}
 }

@@ -30,9 +30,9 @@ func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (me
 	if err := m.Validate(); err != nil {
 		return message.Receipt{}, err
 	}
-	ss := c.session(id)
-	if ss == nil || ss.cli == nil || !ss.cli.IsLoggedIn() {
-		return message.Receipt{}, notConnected(id)
+	ss, err := c.loggedIn(id)
+	if err != nil {
+		return message.Receipt{}, err
 	}
 	to, err := recipient(m.To)
 	if err != nil {
@@ -90,7 +90,10 @@ func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (me
 	if err != nil {
 		return message.Receipt{}, domain.Errorf(domain.KindInvalid, "%v", err)
 	}
-	resp, err := ss.cli.SendMessage(ctx, to, msg)
+	msgID := ss.cli.GenerateMessageID()
+	ss.sendBegins(msgID)
+	resp, err := ss.cli.SendMessage(ctx, to, msg, meow.SendRequestExtra{ID: msgID})
+	ss.sendEnds(msgID, to, err == nil)
 	if err != nil {
 		ss.log.Warn("sending failed", "to", to.String(), "err", err)
 		return message.Receipt{}, sendError(id, "WhatsApp did not accept the message", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	meow "go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -57,6 +58,10 @@ type session struct {
 	ended     bool // nothing more is reported (except messages already queued, unless discard)
 	silent    bool // stopped on request: state changes still queued are not reported
 	discard   bool // stopped for good (Remove): queued messages are not handed over, nor acknowledged
+	// sending holds the messages being sent, by id: whether their `sent` status has been
+	// reported. A receipt can arrive before SendMessage returns; the status that precedes
+	// it is reported first (see sendBegins).
+	sending map[string]bool
 }
 
 // signal is what the event handler asks of the supervisor.
@@ -92,6 +97,7 @@ func newSession(c *Client, id device.ID, jid string, h device.SessionHandler, cl
 
 		supervised: make(chan struct{}),
 		worked:     make(chan struct{}),
+		sending:    make(map[string]bool),
 	}
 	if cli != nil {
 		s.pushName = cli.Store.PushName // loaded with the device, before any goroutine uses it
@@ -125,6 +131,12 @@ func (s *session) onEvent(evt any) bool {
 	case *events.PairError:
 		s.log.Warn("pairing failed", "err", e.Error)
 		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonConnectFailure}})
+	case *events.Receipt:
+		s.receipt(e)
+	case *events.UndecryptableMessage:
+		s.mu.Lock()
+		s.reportLocked(device.SessionUndecryptable{Message: msgconv.Undecryptable(e)})
+		s.mu.Unlock()
 	case *events.Connected:
 		s.mu.Lock()
 		s.reportLocked(device.SessionConnected{PushName: s.pushName})
@@ -207,19 +219,68 @@ func storeRetry(attempt int) time.Duration {
 }
 
 // reportable tells the messages users see from WhatsApp's housekeeping, which also
-// arrives as messages: protocol messages (revokes, edits, key shares, history sync
-// notices), bare group key distributions, and status updates.
+// arrives as messages: protocol messages other than revokes and edits (key shares,
+// history sync notices...), bare group key distributions, and status updates.
 func reportable(e *events.Message) bool {
 	m := e.Message
 	switch {
-	case m == nil, m.ProtocolMessage != nil, e.Info.Chat == types.StatusBroadcastJID:
+	case m == nil, e.Info.Chat == types.StatusBroadcastJID:
 		return false
+	case m.ProtocolMessage != nil:
+		t := m.ProtocolMessage.GetType()
+		return t == waE2E.ProtocolMessage_REVOKE || t == waE2E.ProtocolMessage_MESSAGE_EDIT
 	case m.SenderKeyDistributionMessage != nil:
 		var probe message.Message
 		msgconv.Content(m, &probe)
 		return probe.Type != message.TypeUnknown
 	}
 	return true
+}
+
+// receipt reports a status of messages, after the `sent` status of those the device
+// is sending still (their receipt came before SendMessage returned).
+func (s *session) receipt(e *events.Receipt) {
+	u, ok := msgconv.Status(e)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !u.FromMe {
+		for _, id := range u.MessageIDs {
+			if reported, sending := s.sending[id]; sending && !reported {
+				s.sending[id] = true
+				s.reportSentLocked(id, e.Chat)
+			}
+		}
+	}
+	s.reportLocked(device.SessionReceipt{Update: u})
+}
+
+// sendBegins notes that message id is being sent; sendEnds reports it sent (unless a
+// receipt did already) when ok.
+func (s *session) sendBegins(id string) {
+	s.mu.Lock()
+	s.sending[id] = false
+	s.mu.Unlock()
+}
+
+func (s *session) sendEnds(id string, to types.JID, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if reported := s.sending[id]; ok && !reported {
+		s.reportSentLocked(id, to)
+	}
+	delete(s.sending, id)
+}
+
+func (s *session) reportSentLocked(id string, chat types.JID) {
+	own, _ := types.ParseJID(s.jid)
+	from := msgconv.Sender(own.ToNonAD(), s.cli.Store.GetLID())
+	s.reportLocked(device.SessionReceipt{Update: message.StatusUpdate{
+		Status: message.StatusSent, MessageIDs: []string{id}, Chat: chat.ToNonAD().String(),
+		From: from, FromMe: true, Timestamp: time.Now().UTC(),
+	}})
 }
 
 func (s *session) signal(sg signal) {
@@ -531,7 +592,7 @@ func (s *session) deliver(ctx context.Context, it queued) error {
 		}
 		return s.h.HandleSession(ctx, s.id, ev)
 	}
-	if err := s.h.HandleSession(ctx, s.id, it.ev); err != nil {
+	if err := s.h.HandleSession(ctx, s.id, s.complete(ctx, it.ev)); err != nil {
 		s.log.Error("session news not stored", "err", err)
 	}
 	return nil
@@ -547,6 +608,26 @@ func (s *session) receive(ctx context.Context, e *events.Message) (device.Sessio
 		return device.SessionMessage{}, err
 	}
 	return device.SessionMessage{Message: m, Raw: raw}, nil
+}
+
+// complete fills in the addresses whatsmeow's LID map knows that the news itself did
+// not carry.
+func (s *session) complete(ctx context.Context, ev device.SessionEvent) device.SessionEvent {
+	lookup := func(j types.JID) (types.JID, bool) { return s.c.altJID(ctx, j) }
+	fill := func(who *message.Sender) {
+		if j, err := types.ParseJID(who.JID); err == nil {
+			msgconv.FillSender(who, j, lookup)
+		}
+	}
+	switch e := ev.(type) {
+	case device.SessionReceipt:
+		fill(&e.Update.From)
+		return e
+	case device.SessionUndecryptable:
+		fill(&e.Message.Sender)
+		return e
+	}
+	return ev
 }
 
 // backoff is the delay before connection attempt n+1 after n failures: it doubles from

@@ -134,8 +134,16 @@ func Content(msg *waE2E.Message, m *message.Message) *waE2E.ContextInfo {
 		return msg.ContactsArrayMessage.GetContextInfo()
 	case msg.ReactionMessage != nil:
 		r := msg.ReactionMessage
-		m.Type = message.TypeReaction
-		m.Reaction = &message.Reaction{MessageID: r.GetKey().GetID(), Emoji: r.GetText()}
+		m.Type, m.TargetID = message.TypeReaction, r.GetKey().GetID()
+		m.Reaction = &message.Reaction{MessageID: m.TargetID, Emoji: r.GetText()}
+	case msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_REVOKE:
+		m.Type, m.TargetID = message.TypeRevoke, msg.ProtocolMessage.GetKey().GetID()
+	case msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_MESSAGE_EDIT:
+		// The new content, as a message of its own: its text, or its caption.
+		var edited message.Message
+		Content(msg.ProtocolMessage.GetEditedMessage(), &edited)
+		m.Type, m.TargetID = message.TypeEdit, msg.ProtocolMessage.GetKey().GetID()
+		m.Text, m.Caption = edited.Text, edited.Caption
 	default:
 		m.Type = message.TypeUnknown
 	}
