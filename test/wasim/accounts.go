@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/types"
 )
 
@@ -34,7 +35,8 @@ type user struct {
 	bannedUntil time.Time
 	banCode     int
 
-	sent []SentMessage
+	sent     []SentMessage
+	activity []Activity
 }
 
 func (u *user) pnJID() types.JID  { return types.NewJID(u.phone, types.DefaultUserServer) }
@@ -62,8 +64,9 @@ type device struct {
 	conns  []*conn // those connections, oldest first
 	active *conn   // the connection messages are delivered to (sent <passive><active/>)
 
-	pending  []pendingMessage // encrypted for this device, not yet acknowledged, oldest first
-	flushing bool             // a goroutine is writing pending messages to active (see flush)
+	pending  []pendingMessage         // encrypted for this device, not yet acknowledged, oldest first
+	retries  map[string]waBinary.Node // real copies of messages sent undecryptable, by id (see handleRetry)
+	flushing bool                     // a goroutine is writing pending messages to active (see flush)
 }
 
 func (d *device) pnJID() types.JID {

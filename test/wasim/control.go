@@ -22,6 +22,8 @@ func (s *Server) registerControl(mux *http.ServeMux) {
 	mux.HandleFunc("POST /control/pair-code", s.ctlPairCode)
 	mux.HandleFunc("POST /control/messages", s.ctlSendMessage)
 	mux.HandleFunc("GET /control/messages", s.ctlSent)
+	mux.HandleFunc("POST /control/receipts", s.ctlReceipt)
+	mux.HandleFunc("GET /control/activity", s.ctlActivity)
 	mux.HandleFunc("GET /control/media/{id}", s.ctlMedia)
 	mux.HandleFunc("GET /control/accounts/{phone}", s.ctlAccount)
 	mux.HandleFunc("POST /control/accounts/{phone}/{action}", s.ctlAccountAction)

@@ -21,7 +21,9 @@ func (s *Server) handleNode(c *conn, node *waBinary.Node) {
 		s.handleReceipt(c, node)
 	case "ack":
 		s.handleAck(c, node)
-	case "ib", "presence", "chatstate", "notification", "call":
+	case "chatstate":
+		s.handleChatState(c, node)
+	case "ib", "presence", "notification", "call":
 		// Telemetry and presence: nothing to do.
 	default:
 		c.log.Debug("ignoring stanza", "tag", node.Tag)
@@ -54,6 +56,8 @@ func (s *Server) handleIQ(c *conn, node *waBinary.Node) {
 		s.handleLogout(c, node)
 	case xmlns == "w:m" && child.Tag == "media_conn":
 		s.handleMediaConn(c, node)
+	case xmlns == "w:profile:picture" && child.Tag == "picture":
+		s.handlePictureIQ(c, node)
 	default:
 		// Anything the simulator does not model (keepalive pings, privacy
 		// settings, app state, ...) gets an empty result, so that new
@@ -253,19 +257,20 @@ func (s *Server) handleLogout(c *conn, node *waBinary.Node) {
 // a message it decrypted and handled. A retry receipt is not one: it asks
 // the sender to encrypt the message again, and whatsmeow acks the message
 // separately. whatsmeow does not wait for receipts to be acked.
+//
+// Read and played receipts addressed to a chat (MarkRead) are also what the
+// contact sees: they are logged for Activity.
 func (s *Server) handleReceipt(c *conn, node *waBinary.Node) {
-	if node.Attrs["type"] == "retry" {
+	typ, _ := node.Attrs["type"].(string)
+	if typ == "retry" {
+		s.handleRetry(c, node)
 		return
 	}
-	id, _ := node.Attrs["id"].(string)
-	ids := []string{id}
-	list := node.GetChildByTag("list")
-	for _, item := range list.GetChildren() {
-		if v, ok := item.Attrs["id"].(string); ok {
-			ids = append(ids, v)
-		}
-	}
+	ids := receiptIDs(node)
 	s.acked(c, ids...)
+	if to, ok := node.Attrs["to"].(types.JID); ok && (typ == "read" || typ == "read-self" || typ == "played") {
+		s.recordActivity(c, to, Activity{Kind: "receipt", Type: typ, IDs: ids})
+	}
 }
 
 // handleAck takes an <ack class="message"> as the acknowledgement of that

@@ -24,6 +24,8 @@ import (
 //	location                          Location, QuotedID
 //	contact                           Contact, QuotedID
 //	reaction                          TargetID, Emoji ("" removes a reaction)
+//	edit                              TargetID (a message the contact sent), Text: the new text
+//	revoke                            TargetID (a message the contact sent): deleted for everyone
 //
 // Fields that do not apply to the type are rejected.
 type IncomingMessage struct {
@@ -57,6 +59,10 @@ type IncomingMessage struct {
 	Mentions []string `json:"mentions,omitempty"`
 	// PushName is the contact's display name (events.Message Info.PushName).
 	PushName string `json:"pushName,omitempty"`
+	// Undecryptable sends each linked device a copy it cannot decrypt first
+	// (events.UndecryptableMessage); the real message follows, with the same
+	// id, when the device sends a retry receipt.
+	Undecryptable bool `json:"undecryptable,omitempty"`
 }
 
 // messageFields lists, per type, the optional content fields allowed.
@@ -70,13 +76,15 @@ var messageFields = map[string][]string{
 	"location": {"location", "quotedId"},
 	"contact":  {"contact", "quotedId"},
 	"reaction": {"targetId", "emoji"},
+	"edit":     {"targetId", "text"},
+	"revoke":   {"targetId"},
 }
 
 // validate checks a request without side effects; req.Type is set.
 func (req *IncomingMessage) validate() error {
 	allowed, ok := messageFields[req.Type]
 	if !ok {
-		return badRequest("invalid_message", "unknown type %q: want text, image, video, audio, document, sticker, location, contact or reaction", req.Type)
+		return badRequest("invalid_message", "unknown type %q: want text, image, video, audio, document, sticker, location, contact, reaction, edit or revoke", req.Type)
 	}
 	set := []struct {
 		name string
@@ -114,8 +122,10 @@ func (req *IncomingMessage) validate() error {
 		return badRequest("invalid_message", "location needs a latitude in [-90, 90] and a longitude in [-180, 180]")
 	case req.Type == "contact" && (c == nil || c.DisplayName == ""):
 		return badRequest("invalid_message", "contact needs a displayName")
-	case req.Type == "reaction" && req.TargetID == "":
-		return badRequest("invalid_message", "reaction needs a targetId")
+	case (req.Type == "reaction" || req.Type == "edit" || req.Type == "revoke") && req.TargetID == "":
+		return badRequest("invalid_message", "%s needs a targetId", req.Type)
+	case req.Type == "edit" && req.Text == "":
+		return badRequest("invalid_message", "edit needs the new text")
 	}
 	return nil
 }
@@ -156,7 +166,7 @@ func (s *Server) SendMessage(ctx context.Context, req IncomingMessage) (SentText
 	if err != nil {
 		return SentText{}, err
 	}
-	return s.deliver(ctx, from, to, req.PushName, msg)
+	return s.deliver(ctx, from, to, req.PushName, msg, req.Undecryptable)
 }
 
 // buildIncoming turns a validated request into the message protobuf a
@@ -194,6 +204,20 @@ func (s *Server) buildIncoming(req *IncomingMessage, from, to string) (*waE2E.Me
 			Text:              proto.String(req.Emoji),
 			SenderTimestampMS: proto.Int64(time.Now().UnixMilli()),
 		}}, nil
+	case "edit", "revoke":
+		// As whatsmeow's BuildEdit and BuildRevoke build them: the key names the
+		// contact's own message.
+		pm := &waE2E.ProtocolMessage{
+			Key:  &waCommon.MessageKey{RemoteJID: proto.String(types.NewJID(to, types.DefaultUserServer).String()), FromMe: proto.Bool(true), ID: proto.String(req.TargetID)},
+			Type: waE2E.ProtocolMessage_REVOKE.Enum(),
+		}
+		if req.Type == "revoke" {
+			return &waE2E.Message{ProtocolMessage: pm}, nil
+		}
+		pm.Type = waE2E.ProtocolMessage_MESSAGE_EDIT.Enum()
+		pm.EditedMessage = &waE2E.Message{Conversation: proto.String(req.Text)}
+		pm.TimestampMS = proto.Int64(time.Now().UnixMilli())
+		return &waE2E.Message{EditedMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{ProtocolMessage: pm}}}, nil
 	}
 	return s.buildAttachment(req, ci)
 }

@@ -89,7 +89,10 @@ func (s *Server) SendText(ctx context.Context, req TextMessage) (SentText, error
 // deliver encrypts msg from contact from for every linked device of
 // account to and sends it to those online; all of them keep it pending
 // until they acknowledge it.
-func (s *Server) deliver(ctx context.Context, from, to, pushName string, msg *waE2E.Message) (SentText, error) {
+//
+// With undecryptable, each device first gets a copy it cannot decrypt, and
+// the real one when it asks for it with a retry receipt.
+func (s *Server) deliver(ctx context.Context, from, to, pushName string, msg *waE2E.Message, undecryptable bool) (SentText, error) {
 	body, err := proto.Marshal(msg)
 	if err != nil {
 		return SentText{}, internalError(err)
@@ -150,6 +153,13 @@ func (s *Server) deliver(ctx context.Context, from, to, pushName string, msg *wa
 		}}
 		if len(d.pending) >= maxPendingPerDevice {
 			d.pending = d.pending[1:]
+		}
+		if undecryptable {
+			if d.retries == nil || len(d.retries) >= maxRetriesPerDevice {
+				d.retries = map[string]waBinary.Node{}
+			}
+			d.retries[id] = node
+			node = garbled(node)
 		}
 		d.pending = append(d.pending, pendingMessage{id: id, node: node})
 		if d.active != nil {
