@@ -112,6 +112,12 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	dev(fiber.MethodPost, "/pair-code", a.requestPairingCode)
 	dev(fiber.MethodGet, "/events", a.deviceEvents)
 	dev(fiber.MethodGet, "/messages", a.listMessages) // sending is served by net/http: see Handler
+	dev(fiber.MethodPatch, "/messages/:messageId", a.editMessage)
+	dev(fiber.MethodDelete, "/messages/:messageId", a.revokeMessage)
+	dev(fiber.MethodPost, "/chats/:chat/read", a.markRead)
+	dev(fiber.MethodPost, "/chats/:chat/presence", a.setChatState)
+	dev(fiber.MethodGet, "/contacts/:contact/picture", a.getPicture)
+	v1.Post("/devices/:id/contacts/check", a.scopeRead, a.checkPhones)
 	keys := v1.Group("/keys", a.adminOnly)
 	keys.Post("", a.createKey)
 	keys.Get("", a.listKeys)
@@ -129,7 +135,12 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/v1/devices/{id}/messages", a.authenticated(a.atOwner(a.sendMessage)))
 	mux.Handle("GET /api/v1/devices/{id}/messages/{messageId}/media", a.authenticated(a.atOwner(a.getMedia)))
-	for _, route := range []string{"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code"} {
+	for _, route := range []string{
+		"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code",
+		"PATCH /api/v1/devices/{id}/messages/{messageId}", "DELETE /api/v1/devices/{id}/messages/{messageId}",
+		"POST /api/v1/devices/{id}/chats/{chat}/read", "POST /api/v1/devices/{id}/chats/{chat}/presence",
+		"POST /api/v1/devices/{id}/contacts/check", "GET /api/v1/devices/{id}/contacts/{contact}/picture",
+	} {
 		mux.Handle(route, a.authenticated(a.atOwner(a.serveFiber)))
 	}
 	mux.Handle("/api/v1/", a.authenticated(a.serveFiber))
