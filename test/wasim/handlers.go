@@ -282,5 +282,16 @@ func (s *Server) handleAck(c *conn, node *waBinary.Node) {
 		return
 	}
 	id, _ := node.Attrs["id"].(string)
+	s.mu.Lock()
+	if d := c.device; d != nil {
+		for i := range d.pending {
+			if p := &d.pending[i]; p.id == id && p.resent {
+				p.resent = false // the ack of the undecryptable copy
+				s.mu.Unlock()
+				return
+			}
+		}
+	}
+	s.mu.Unlock()
 	s.acked(c, id)
 }

@@ -49,6 +49,10 @@ type pendingMessage struct {
 	// sentOn is the id of the connection the message was last written to
 	// (0: none yet), so that flush sends each message once per connection.
 	sentOn uint64
+	// resent marks the real copy of a message sent undecryptable (see
+	// handleRetry): the client's ack of the undecryptable copy may come
+	// after it was queued, and must not release it.
+	resent bool
 }
 
 func removePending(pending []pendingMessage, ids ...string) []pendingMessage {

@@ -1,6 +1,7 @@
 package wasim
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"strconv"
@@ -243,7 +244,7 @@ func (s *Server) handleRetry(c *conn, node *waBinary.Node) {
 		delete(d.retries, id)
 	}
 	if ok {
-		d.pending = append(d.pending, pendingMessage{id: id, node: real})
+		d.pending = append(d.pending, pendingMessage{id: id, node: real, resent: true})
 	}
 	s.mu.Unlock()
 	if ok {
@@ -259,6 +260,8 @@ func garbled(node waBinary.Node) waBinary.Node {
 		attrs[k] = v
 	}
 	attrs["type"] = "msg"
-	node.Content = []waBinary.Node{{Tag: "enc", Attrs: attrs, Content: randomBytes(48)}}
+	// A Signal message of version 3 whose body is no protobuf: it never parses.
+	garbage := append([]byte{0x33}, bytes.Repeat([]byte{0xff}, 47)...)
+	node.Content = []waBinary.Node{{Tag: "enc", Attrs: attrs, Content: garbage}}
 	return node
 }

@@ -107,8 +107,8 @@ func (c *Client) sendProtocol(ctx context.Context, ss *session, to types.JID, ms
 	return message.Receipt{ID: resp.ID, To: to.String(), Timestamp: resp.Timestamp.UTC()}, nil
 }
 
-// CheckPhones asks WhatsApp about phone numbers (digits), answering in their order;
-// the LID is filled from whatsmeow's map when WhatsApp told it.
+// CheckPhones asks WhatsApp about phone numbers (digits), answering in their order,
+// with the LID behind each number when WhatsApp tells it (or told it before).
 func (c *Client) CheckPhones(ctx context.Context, id device.ID, phones []string) ([]message.PhoneCheck, error) {
 	ss, err := c.loggedIn(id)
 	if err != nil {
@@ -122,9 +122,14 @@ func (c *Client) CheckPhones(ctx context.Context, id device.ID, phones []string)
 	if err != nil {
 		return nil, sendError(id, "asking WhatsApp about the phone numbers failed", err)
 	}
+	// WhatsApp answers with the LID as the JID and the phone number beside it, or
+	// (older servers) with the phone number alone.
 	found := make(map[string]types.IsOnWhatsAppResponse, len(res))
 	for _, r := range res {
-		found[r.JID.User] = r
+		if r.PhoneNumber.IsEmpty() {
+			r.PhoneNumber = r.JID
+		}
+		found[r.PhoneNumber.User] = r
 	}
 	checks := make([]message.PhoneCheck, len(phones))
 	for i, p := range phones {
@@ -133,9 +138,14 @@ func (c *Client) CheckPhones(ctx context.Context, id device.ID, phones []string)
 		if !ok || !r.IsIn {
 			continue
 		}
-		checks[i].OnWhatsApp, checks[i].JID = true, r.JID.ToNonAD().String()
-		if lid, ok := c.altJID(ctx, r.JID.ToNonAD()); ok && lid.Server == types.HiddenUserServer {
-			checks[i].LID = lid.ToNonAD().String()
+		pn := r.PhoneNumber.ToNonAD()
+		checks[i].OnWhatsApp, checks[i].JID = true, pn.String()
+		lid := r.JID.ToNonAD()
+		if lid.Server != types.HiddenUserServer {
+			lid, _ = c.altJID(ctx, pn)
+		}
+		if lid.Server == types.HiddenUserServer {
+			checks[i].LID = lid.String()
 		}
 	}
 	return checks, nil

@@ -91,9 +91,9 @@ func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (me
 		return message.Receipt{}, domain.Errorf(domain.KindInvalid, "%v", err)
 	}
 	msgID := ss.cli.GenerateMessageID()
-	ss.sendBegins(msgID)
+	ss.sendBegins(msgID, to)
 	resp, err := ss.cli.SendMessage(ctx, to, msg, meow.SendRequestExtra{ID: msgID})
-	ss.sendEnds(msgID, to, err == nil)
+	ss.sendEnds(msgID, err == nil)
 	if err != nil {
 		ss.log.Warn("sending failed", "to", to.String(), "err", err)
 		return message.Receipt{}, sendError(id, "WhatsApp did not accept the message", err)

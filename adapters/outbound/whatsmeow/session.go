@@ -58,10 +58,10 @@ type session struct {
 	ended     bool // nothing more is reported (except messages already queued, unless discard)
 	silent    bool // stopped on request: state changes still queued are not reported
 	discard   bool // stopped for good (Remove): queued messages are not handed over, nor acknowledged
-	// sending holds the messages being sent, by id: whether their `sent` status has been
-	// reported. A receipt can arrive before SendMessage returns; the status that precedes
-	// it is reported first (see sendBegins).
-	sending map[string]bool
+	// sending holds the messages being sent whose `sent` status is not reported yet, by
+	// id, with their chat. A receipt can arrive before SendMessage returns: the status
+	// that precedes it is reported first (see sendBegins).
+	sending map[string]types.JID
 }
 
 // signal is what the event handler asks of the supervisor.
@@ -97,7 +97,7 @@ func newSession(c *Client, id device.ID, jid string, h device.SessionHandler, cl
 
 		supervised: make(chan struct{}),
 		worked:     make(chan struct{}),
-		sending:    make(map[string]bool),
+		sending:    make(map[string]types.JID),
 	}
 	if cli != nil {
 		s.pushName = cli.Store.PushName // loaded with the device, before any goroutine uses it
@@ -248,27 +248,27 @@ func (s *session) receipt(e *events.Receipt) {
 	defer s.mu.Unlock()
 	if !u.FromMe {
 		for _, id := range u.MessageIDs {
-			if reported, sending := s.sending[id]; sending && !reported {
-				s.sending[id] = true
-				s.reportSentLocked(id, e.Chat)
+			if to, sending := s.sending[id]; sending {
+				delete(s.sending, id)
+				s.reportSentLocked(id, to)
 			}
 		}
 	}
 	s.reportLocked(device.SessionReceipt{Update: u})
 }
 
-// sendBegins notes that message id is being sent; sendEnds reports it sent (unless a
-// receipt did already) when ok.
-func (s *session) sendBegins(id string) {
+// sendBegins notes that message id is being sent to chat to; sendEnds reports it sent
+// (unless a receipt did already) when ok.
+func (s *session) sendBegins(id string, to types.JID) {
 	s.mu.Lock()
-	s.sending[id] = false
+	s.sending[id] = to
 	s.mu.Unlock()
 }
 
-func (s *session) sendEnds(id string, to types.JID, ok bool) {
+func (s *session) sendEnds(id string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if reported := s.sending[id]; ok && !reported {
+	if to, sending := s.sending[id]; sending && ok {
 		s.reportSentLocked(id, to)
 	}
 	delete(s.sending, id)
