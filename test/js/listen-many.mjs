@@ -15,7 +15,7 @@ const sockets = env.NAMESPACES.split(',').map((ns) => {
   const socket = manager.socket(ns, { auth });
   socket.on('connect', () => out({ event: 'connect', ns }));
   socket.on('connect_error', (err) => out({ event: 'connect_error', ns, message: err.message }));
-  for (const name of ['qr', 'ready', 'authenticated', 'message', 'state', 'disconnected']) {
+  for (const name of ['qr', 'ready', 'authenticated', 'message', 'state', 'disconnected', 'receipt']) {
     socket.on(name, (data) => out({ event: name, ns, eventId: data.eventId }));
   }
   return socket;

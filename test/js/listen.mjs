@@ -25,7 +25,7 @@ socket.on('connect', () => out({ event: 'connect', id: socket.id, transport: soc
 socket.io.engine?.on?.('upgrade', (t) => out({ event: 'upgrade', transport: t.name }));
 socket.on('connect_error', (err) => out({ event: 'connect_error', message: err.message }));
 socket.on('disconnect', (reason) => out({ event: 'disconnect', reason }));
-for (const name of ['qr', 'ready', 'authenticated', 'message', 'state', 'disconnected']) {
+for (const name of ['qr', 'ready', 'authenticated', 'message', 'state', 'disconnected', 'receipt']) {
   socket.on(name, (data) => out({ event: name, data }));
 }
 process.stdin.resume();

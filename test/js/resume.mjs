@@ -19,7 +19,7 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 socket.on('connect', () => out({ event: 'connect', recovered: socket.recovered }));
 socket.on('connect_error', (err) => out({ event: 'connect_error', message: err.message }));
 socket.on('disconnect', (reason) => out({ event: 'disconnect', reason }));
-for (const name of ['qr', 'ready', 'authenticated', 'message', 'state', 'disconnected']) {
+for (const name of ['qr', 'ready', 'authenticated', 'message', 'state', 'disconnected', 'receipt']) {
   socket.on(name, (...args) => out({ event: name, eventId: args[0].eventId, args: args.length }));
 }
 const lines = createInterface({ input: process.stdin });

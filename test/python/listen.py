@@ -11,7 +11,7 @@ import threading
 
 import socketio
 
-EVENTS = ('qr', 'ready', 'authenticated', 'message', 'state', 'disconnected')
+EVENTS = ('qr', 'ready', 'authenticated', 'message', 'state', 'disconnected', 'receipt')
 
 
 def out(obj):
