@@ -93,7 +93,7 @@ func TestMedia(t *testing.T) {
 			{wasim.IncomingMessage{Type: "contact", Contact: &wasim.Contact{DisplayName: "Dan", VCard: "BEGIN:VCARD\nFN:Dan\nEND:VCARD"}},
 				message.Message{Type: message.TypeContact, Contact: &message.ReceivedContact{Name: "Dan", VCard: "BEGIN:VCARD\nFN:Dan\nEND:VCARD"}}},
 			{wasim.IncomingMessage{Type: "reaction", TargetID: first.ID, Emoji: "😂"},
-				message.Message{Type: message.TypeReaction, Reaction: &message.Reaction{MessageID: first.ID, Emoji: "😂"}}},
+				message.Message{Type: message.TypeReaction, TargetID: first.ID, Reaction: &message.Reaction{MessageID: first.ID, Emoji: "😂"}}},
 		}
 		for _, o := range others {
 			in := o.in

@@ -136,7 +136,7 @@ func Content(msg *waE2E.Message, m *message.Message) *waE2E.ContextInfo {
 		r := msg.ReactionMessage
 		m.Type, m.TargetID = message.TypeReaction, r.GetKey().GetID()
 		m.Reaction = &message.Reaction{MessageID: m.TargetID, Emoji: r.GetText()}
-	case msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_REVOKE:
+	case msg.ProtocolMessage != nil && msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_REVOKE: // REVOKE is 0, the type of no message
 		m.Type, m.TargetID = message.TypeRevoke, msg.ProtocolMessage.GetKey().GetID()
 	case msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_MESSAGE_EDIT:
 		// The new content, as a message of its own: its text, or its caption.

@@ -61,7 +61,13 @@ func TestIncomingKinds(t *testing.T) {
 		{"contacts array", &waE2E.Message{ContactsArrayMessage: &waE2E.ContactsArrayMessage{Contacts: []*waE2E.ContactMessage{{DisplayName: proto.String("Dan"), Vcard: proto.String("V1")}, {DisplayName: proto.String("Eve")}}}},
 			message.Message{Type: message.TypeContact, Contact: &message.ReceivedContact{Name: "Dan", VCard: "V1"}}},
 		{"reaction", &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Key: &waCommon.MessageKey{ID: proto.String("TARGET")}, Text: proto.String("❤")}},
-			message.Message{Type: message.TypeReaction, Reaction: &message.Reaction{MessageID: "TARGET", Emoji: "❤"}}},
+			message.Message{Type: message.TypeReaction, TargetID: "TARGET", Reaction: &message.Reaction{MessageID: "TARGET", Emoji: "❤"}}},
+		{"revoke", &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum(), Key: &waCommon.MessageKey{ID: proto.String("TARGET")}}},
+			message.Message{Type: message.TypeRevoke, TargetID: "TARGET"}},
+		{"edit", &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum(), Key: &waCommon.MessageKey{ID: proto.String("TARGET")},
+			EditedMessage: &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("new caption")}}}},
+			message.Message{Type: message.TypeEdit, TargetID: "TARGET", Caption: "new caption"}},
+		{"key request (unknown)", &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_APP_STATE_SYNC_KEY_REQUEST.Enum()}}, message.Message{Type: message.TypeUnknown}},
 		{"poll (unknown)", &waE2E.Message{PollCreationMessage: &waE2E.PollCreationMessage{Name: proto.String("?")}}, message.Message{Type: message.TypeUnknown}},
 		{"empty", &waE2E.Message{}, message.Message{Type: message.TypeUnknown}},
 		{"nil", nil, message.Message{Type: message.TypeUnknown}},
@@ -237,5 +243,40 @@ func TestDeclaredSizeBeyondInt64(t *testing.T) {
 	m := Incoming(event(&waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{FileLength: proto.Uint64(1 << 63)}}))
 	if m.Media == nil || m.Media.Size != 0 {
 		t.Fatalf("media %+v", m.Media)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	contact := types.NewJID("15550002222", types.DefaultUserServer)
+	contactLID := types.NewJID("100000000000007", types.HiddenUserServer)
+	receipt := func(typ types.ReceiptType, fromMe bool) *events.Receipt {
+		return &events.Receipt{
+			MessageSource: types.MessageSource{Chat: contact, Sender: contact, SenderAlt: contactLID, IsFromMe: fromMe},
+			MessageIDs:    []types.MessageID{"A", "B"}, Type: typ, Timestamp: time.Unix(1795694400, 0),
+		}
+	}
+	for _, c := range []struct {
+		typ    types.ReceiptType
+		status message.Status
+		fromMe bool
+	}{
+		{types.ReceiptTypeDelivered, message.StatusDelivered, false},
+		{types.ReceiptTypeInactive, message.StatusDelivered, false},
+		{types.ReceiptTypeRead, message.StatusRead, false},
+		{types.ReceiptTypePlayed, message.StatusPlayed, false},
+		{types.ReceiptTypeReadSelf, message.StatusRead, true},
+		{types.ReceiptTypePlayedSelf, message.StatusPlayed, true},
+	} {
+		u, ok := Status(receipt(c.typ, c.fromMe))
+		want := message.StatusUpdate{Status: c.status, MessageIDs: []string{"A", "B"}, Chat: "15550002222@s.whatsapp.net",
+			From: message.Sender{JID: "15550002222@s.whatsapp.net", PhoneNumber: "15550002222", LID: "100000000000007@lid"}, FromMe: c.fromMe, Timestamp: time.Unix(1795694400, 0).UTC()}
+		if !ok || !reflect.DeepEqual(u, want) {
+			t.Errorf("%q: %+v, %v", c.typ, u, ok)
+		}
+	}
+	for _, typ := range []types.ReceiptType{types.ReceiptTypeRetry, types.ReceiptTypeSender, types.ReceiptTypeServerError, types.ReceiptTypePeerMsg} {
+		if u, ok := Status(receipt(typ, false)); ok {
+			t.Errorf("%q is a status: %+v", typ, u)
+		}
 	}
 }

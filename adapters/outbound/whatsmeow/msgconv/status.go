@@ -13,7 +13,7 @@ import (
 // of a message: ok is false.
 func Status(e *events.Receipt) (u message.StatusUpdate, ok bool) {
 	switch e.Type {
-	case types.ReceiptTypeDelivered:
+	case types.ReceiptTypeDelivered, types.ReceiptTypeInactive: // inactive: to a device not marked online
 		u.Status = message.StatusDelivered
 	case types.ReceiptTypeRead:
 		u.Status = message.StatusRead
