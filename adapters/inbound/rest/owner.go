@@ -57,7 +57,7 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request, id device.ID, addr
 		},
 		Transport: forwarding,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			a.log.Warn("the instance running a session did not answer", "device", id, "instance", address, "err", err)
+			a.log.WarnContext(r.Context(), "the instance running a session did not answer", "device", id, "instance", address, "err", err)
 			a.writeError(w, r, domain.Errorf(domain.KindUnavailable, "the instance running the session of device %s did not answer", id))
 		},
 	}
