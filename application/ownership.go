@@ -210,9 +210,13 @@ func (o *Ownership) held() []device.ID {
 // reach this one's session. held was taken before live was read, so that a session
 // claimed meanwhile, whose device was live before its claim, is not taken for ended.
 func (o *Ownership) stopEnded(ctx context.Context, held, live []device.ID) {
+	wanted := make(map[device.ID]bool, len(live)) // a set: live may list 10,000 devices
+	for _, id := range live {
+		wanted[id] = true
+	}
 	var ended []device.ID
 	for _, id := range held {
-		if !slices.Contains(live, id) {
+		if !wanted[id] {
 			ended = append(ended, id)
 		}
 	}

@@ -132,6 +132,8 @@ type clientEvent struct {
 	Reason    string         `json:"reason"`
 	Transport string         `json:"transport"`
 	Recovered bool           `json:"recovered"` // connect: the client recovered what it missed
+	Namespace string         `json:"ns"`        // listen-many.mjs: the namespace of the event
+	EventID   string         `json:"eventId"`   // listen-many.mjs, resume.mjs: the event's eventId
 }
 
 // next returns the next event the harness printed, skipping transport upgrades.

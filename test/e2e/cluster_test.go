@@ -21,8 +21,9 @@ import (
 
 // TestInstancesShareSessions runs three gateway processes on one PostgreSQL database:
 // the devices linked through one of them spread over all three; when one is killed
-// (SIGKILL), the others take its sessions over within 15 s and the messages sent to
-// them meanwhile all arrive, once; when one shuts down (SIGTERM), it hands its sessions
+// (SIGKILL), the others take its sessions over within 15 s, the messages sent to them
+// meanwhile all arrive, once, and a listener of the killed instance resumes on another
+// with no gap; when one shuts down (SIGTERM), it hands its sessions
 // over at once; and no device ever has two connections to WhatsApp at a time.
 func TestInstancesShareSessions(t *testing.T) {
 	checkClients(t)
@@ -98,10 +99,18 @@ func TestInstancesShareSessions(t *testing.T) {
 	}
 
 	// kill -9 of the instance with the most sessions; messages keep coming to its devices.
+	// A listener of the victim's resumes on a survivor from the last event it heard.
 	victim := slices.IndexFunc(gws, func(g *gatewayProcess) bool { return len(held[g.instance()]) == slices.Max(counts(held)) })
 	orphans := held[gws[victim].instance()]
+	survivor := gws[(victim+1)%3]
+	before := resumer(t, gws[victim].base, "0")
+	before.expect("connect")
 	killed := time.Now()
 	gws[victim].kill()
+	var heard []string
+	for ev := before.next(10 * time.Second); ev.Event != "disconnect"; ev = before.next(10 * time.Second) {
+		heard = append(heard, ev.EventID)
+	}
 	for i, id := range ids {
 		if slices.Contains(orphans, id) {
 			if _, err := sim.SendText(t.Context(), wasim.TextMessage{From: "15557999999", To: phones[i], Text: "while orphaned " + strconv.Itoa(i)}); err != nil {
@@ -109,7 +118,6 @@ func TestInstancesShareSessions(t *testing.T) {
 			}
 		}
 	}
-	survivor := gws[(victim+1)%3]
 	takeover := waitReconnected(t, survivor.api, orphans, killed, 30*time.Second)
 	t.Logf("takeover after kill -9: %d sessions ready again on the other instances in %v", len(orphans), takeover.Round(time.Millisecond))
 	if takeover > 15*time.Second {
@@ -134,6 +142,23 @@ func TestInstancesShareSessions(t *testing.T) {
 		}
 	}
 
+	last := "0"
+	if len(heard) > 0 {
+		last = heard[len(heard)-1]
+	}
+	after := resumer(t, survivor.base, last)
+	after.expect("connect")
+	log := readLog(t, survivor.api, "/api/v1/events")
+	for len(heard) < len(log) {
+		heard = append(heard, after.next(10*time.Second).EventID)
+	}
+	for i, e := range log {
+		if heard[i] != e.ID {
+			t.Fatalf("the listener that resumed on another instance after kill -9 heard event %s where the log has %s (a gap or a repeat)", heard[i], e.ID)
+		}
+	}
+	t.Logf("a listener of the killed instance resumed on %s: %d events, no gap, no repeat", survivor.instance(), len(log))
+
 	// A graceful shutdown hands its sessions over without waiting for their leases.
 	held = owners()
 	leaving := gws[(victim+2)%3]
@@ -151,6 +176,12 @@ func TestInstancesShareSessions(t *testing.T) {
 	if n := sim.Stats().MaxConcurrentLoginsPerDevice; n != 1 {
 		t.Fatalf("a device had %d connections to WhatsApp at once", n)
 	}
+}
+
+// resumer starts a root-namespace listener (test/js/resume.mjs) that resumes after
+// lastEventID.
+func resumer(t *testing.T, base, lastEventID string) *process {
+	return start(t, []string{"WAGATE_URL=" + base, "API_KEY=" + apiKey, "LAST_EVENT_ID=" + lastEventID}, "node", scriptPath(t, "js", "resume.mjs"))
 }
 
 func counts(held map[string][]string) []int {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,9 +14,9 @@ import (
 )
 
 // TestEveryInstanceHearsEveryDevice runs three gateway processes with Redis and 20
-// devices spread over them, a root-namespace listener on each: every listener hears
-// every event of every device, exactly the event log, in order, once, also across a
-// 10 s Redis outage.
+// devices spread over them, and on each instance a root-namespace listener and a
+// listener of every device's namespace: every listener hears every event of its scope,
+// exactly the event log, in order, once, also across a 10 s Redis outage.
 func TestEveryInstanceHearsEveryDevice(t *testing.T) {
 	checkClients(t)
 	t.Parallel()
@@ -24,19 +25,30 @@ func TestEveryInstanceHearsEveryDevice(t *testing.T) {
 	dsn := dbtest.PostgresURL(t)
 	rs := redistest.Start(t)
 	gws := make([]*gatewayProcess, 3)
-	listeners := make([]*process, 3)
+	roots := make([]*process, 3)
 	for i := range gws {
 		cfg := simConfig(t, sim, dsn)
 		cfg.RedisURL = rs.URL()
 		gws[i] = startProcess(t, bin, cfg)
-		listeners[i] = listener(t, "js", gws[i].base, "/", apiKey, "TRANSPORTS=websocket")
-		listeners[i].expect("connect")
+		roots[i] = listener(t, "js", gws[i].base, "/", apiKey, "TRANSPORTS=websocket")
+		roots[i].expect("connect")
 	}
 	const devices = 20
-	phones := make([]string, devices)
+	ids, phones := make([]string, devices), make([]string, devices)
 	for i := range devices {
 		phones[i] = fmt.Sprintf("1555900%04d", i)
-		linkDevice(t, gws[i%3].api, sim, phones[i])
+		ids[i] = linkDevice(t, gws[i%3].api, sim, phones[i])
+	}
+	// One connection per instance carries the 20 device namespaces; each replays its
+	// device's log from the start (lastEventId 0), then hears it live.
+	namespaces := make([]string, devices)
+	for i, id := range ids {
+		namespaces[i] = "/device/" + id
+	}
+	deviceListeners := make([]*process, 3)
+	for i, g := range gws {
+		deviceListeners[i] = start(t, []string{"WAGATE_URL=" + g.base, "API_KEY=" + apiKey, "LAST_EVENT_ID=0",
+			"NAMESPACES=" + strings.Join(namespaces, ",")}, "node", scriptPath(t, "js", "listen-many.mjs"))
 	}
 	say := func(round int) {
 		for i, phone := range phones {
@@ -58,50 +70,52 @@ func TestEveryInstanceHearsEveryDevice(t *testing.T) {
 	say(3)
 
 	// The whole log, once every message is in it.
-	var log []string
+	var log []logEvent
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		var messages int
-		if log, messages = eventIDs(t, gws[0].api); messages == 3*devices {
+		log = readLog(t, gws[0].api, "/api/v1/events")
+		if messages := len(slices.DeleteFunc(slices.Clone(log), func(e logEvent) bool { return e.Event != "message" })); messages == 3*devices {
 			break
-		}
-		if time.Now().After(deadline) {
+		} else if time.Now().After(deadline) {
 			t.Fatalf("the log holds %d messages, want %d", messages, 3*devices)
 		}
 	}
-	for i, p := range listeners {
+	all := make([]string, len(log))
+	perDevice := map[string][]string{} // namespace -> ids of its device's events
+	for i, e := range log {
+		all[i] = e.ID
+		perDevice["/device/"+e.Data.DeviceID] = append(perDevice["/device/"+e.Data.DeviceID], e.ID)
+	}
+	for i, p := range roots {
 		var heard []string
-		for len(heard) < len(log) {
+		for len(heard) < len(all) {
 			ev := p.next(time.Minute)
 			if id, ok := ev.Data["eventId"].(string); ok {
 				heard = append(heard, id)
 			}
 		}
-		if !slices.Equal(heard, log) {
-			t.Fatalf("the listener on %s heard %d events that differ from the log's %d (lost, repeated or reordered)", gws[i].instance(), len(heard), len(log))
+		if !slices.Equal(heard, all) {
+			t.Fatalf("the root listener on %s heard %d events that differ from the log's %d (lost, repeated or reordered)", gws[i].instance(), len(heard), len(all))
 		}
 		p.quiet(200 * time.Millisecond)
 	}
-	t.Logf("3 instances, %d devices: each listener heard all %d events of the log, in order, once, across a 10 s Redis outage", devices, len(log))
-}
-
-// eventIDs reads the ids of the whole event log, and counts its messages.
-func eventIDs(t *testing.T, api client) (ids []string, messages int) {
-	t.Helper()
-	for after := ""; ; {
-		var page struct {
-			Events []struct{ ID, Event string }
-			Next   string
-		}
-		api.call("GET", "/api/v1/events?limit=1000&after="+after, "", http.StatusOK, &page)
-		for _, e := range page.Events {
-			ids = append(ids, e.ID)
-			if e.Event == "message" {
-				messages++
+	for i, p := range deviceListeners {
+		heard := map[string][]string{}
+		for n := 0; n < len(all); {
+			switch ev := p.next(time.Minute); ev.Event {
+			case "connect":
+			case "connect_error":
+				t.Fatalf("%s on %s: connect_error %q", ev.Namespace, gws[i].instance(), ev.Message)
+			default:
+				heard[ev.Namespace] = append(heard[ev.Namespace], ev.EventID)
+				n++
 			}
 		}
-		if len(page.Events) < 1000 {
-			return ids, messages
+		for _, ns := range namespaces {
+			if !slices.Equal(heard[ns], perDevice[ns]) {
+				t.Fatalf("the listener of %s on %s heard %v, want the device's log %v", ns, gws[i].instance(), heard[ns], perDevice[ns])
+			}
 		}
-		after = page.Next
 	}
+	t.Logf("3 instances, %d devices: each root listener heard all %d events of the log, and each of the %d device listeners its device's, in order, once, across a 10 s Redis outage",
+		devices, len(all), 3*devices)
 }

@@ -54,12 +54,75 @@ func benchIngest(b *testing.B, db string, burst bool) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	conn, answer, err := rawConnect(ctx, base, "127.0.0.1", "/device/"+id, apiKey)
+	heard := hearTexts(b, ctx, base, "/device/"+id)
+	send := func(i int) error {
+		_, err := sim.SendText(ctx, wasim.TextMessage{From: contact, To: phone, Text: "m" + strconv.Itoa(i)})
+		return err
+	}
+	hear := func(i int) {
+		select {
+		case text := <-heard:
+			if text != "m"+strconv.Itoa(i) {
+				b.Fatalf("heard %q, want m%d", text, i)
+			}
+		case <-time.After(time.Minute):
+			b.Fatalf("message m%d not heard within a minute", i)
+		}
+	}
+
+	latencies := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	if burst {
+		go sendAll(b, send)
+		for i := range b.N {
+			hear(i)
+		}
+	} else {
+		for i := range b.N {
+			t0 := time.Now()
+			if err := send(i); err != nil {
+				b.Fatal(err)
+			}
+			hear(i)
+			latencies = append(latencies, time.Since(t0))
+		}
+	}
+	reportRates(b, time.Since(start), latencies)
+}
+
+// sendAll sends b.N messages, in order; a failure fails the benchmark, whose listener
+// then waits in vain.
+func sendAll(b *testing.B, send func(i int) error) {
+	for i := range b.N {
+		if err := send(i); err != nil {
+			b.Error(err)
+			return
+		}
+	}
+}
+
+// reportRates reports msgs/s over elapsed and, when there are latencies, their p50 and
+// p99.
+func reportRates(b *testing.B, elapsed time.Duration, latencies []time.Duration) {
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	if len(latencies) > 0 {
+		slices.Sort(latencies)
+		b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
+// hearTexts connects a raw websocket Socket.io listener to namespace and sends the text
+// of every message event it hears to the channel it returns, until ctx ends.
+func hearTexts(b *testing.B, ctx context.Context, base, namespace string) <-chan string {
+	conn, answer, err := rawConnect(ctx, base, "127.0.0.1", namespace, apiKey)
 	if err != nil || !strings.HasPrefix(answer, "40") {
 		b.Fatalf("listener: %q %v", answer, err)
 	}
-	defer conn.CloseNow()
-	heard := make(chan string, 1<<16) // texts of the messages heard
+	b.Cleanup(func() { conn.CloseNow() })
+	heard := make(chan string, 1<<16)
 	go func() {
 		for {
 			_, frame, err := conn.Read(ctx)
@@ -80,52 +143,5 @@ func benchIngest(b *testing.B, db string, burst bool) {
 			}
 		}
 	}()
-	send := func(i int) error {
-		_, err := sim.SendText(ctx, wasim.TextMessage{From: contact, To: phone, Text: "m" + strconv.Itoa(i)})
-		return err
-	}
-	hear := func(i int) {
-		select {
-		case text := <-heard:
-			if text != "m"+strconv.Itoa(i) {
-				b.Fatalf("heard %q, want m%d", text, i)
-			}
-		case <-time.After(time.Minute):
-			b.Fatalf("message m%d not heard within a minute", i)
-		}
-	}
-
-	latencies := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	start := time.Now()
-	if burst {
-		go func() {
-			for i := range b.N {
-				if err := send(i); err != nil {
-					b.Error(err) // the listener then waits in vain, and fails
-					return
-				}
-			}
-		}()
-		for i := range b.N {
-			hear(i)
-		}
-	} else {
-		for i := range b.N {
-			t0 := time.Now()
-			if err := send(i); err != nil {
-				b.Fatal(err)
-			}
-			hear(i)
-			latencies = append(latencies, time.Since(t0))
-		}
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-	if len(latencies) > 0 {
-		slices.Sort(latencies)
-		b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
-	}
+	return heard
 }

@@ -126,22 +126,36 @@ func checkExactlyOnce(t *testing.T, who string, texts []string, n int) {
 func messageTexts(t *testing.T, api client, feed string) []string {
 	t.Helper()
 	var texts []string
+	for _, e := range readLog(t, api, feed) {
+		if e.Event == "message" {
+			texts = append(texts, e.Data.Message.Text)
+		}
+	}
+	return texts
+}
+
+// logEvent is an event of a REST event feed.
+type logEvent struct {
+	ID, Event string
+	Data      struct {
+		DeviceID string
+		Message  struct{ Text string }
+	}
+}
+
+// readLog reads a whole event feed (/api/v1/events or a device's), page by page.
+func readLog(t *testing.T, api client, feed string) []logEvent {
+	t.Helper()
+	var events []logEvent
 	for after := ""; ; {
 		var page struct {
-			Events []struct {
-				Event string
-				Data  struct{ Message struct{ Text string } }
-			}
-			Next string
+			Events []logEvent
+			Next   string
 		}
 		api.call("GET", feed+"?limit=1000&after="+after, "", http.StatusOK, &page)
-		for _, e := range page.Events {
-			if e.Event == "message" {
-				texts = append(texts, e.Data.Message.Text)
-			}
-		}
+		events = append(events, page.Events...)
 		if len(page.Events) < 1000 {
-			return texts
+			return events
 		}
 		after = page.Next
 	}

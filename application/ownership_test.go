@@ -1,0 +1,136 @@
+package application_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wagate/wagate/adapters/outbound/memory"
+	"github.com/wagate/wagate/application"
+	"github.com/wagate/wagate/domain/device"
+)
+
+// instance is one gateway of several sharing a store and its leases, with a WhatsApp
+// client of its own: a session runs on the instance whose client has it.
+type instance struct {
+	app  application.App
+	wa   *memory.WhatsApp
+	stop context.CancelFunc // ends its ownership loop without releasing: it dies
+}
+
+// fastLeases lets the tests see takeovers within a fraction of a second.
+var fastLeases = application.LeaseTiming{TTL: 300 * time.Millisecond, Renew: 60 * time.Millisecond, Scan: 30 * time.Millisecond}
+
+func startInstance(t *testing.T, name string, store memory.Store, leases *memory.Leases) *instance {
+	t.Helper()
+	in := &instance{wa: memory.NewWhatsApp()}
+	in.app = runFeed(t, func(events device.EventLog) application.App {
+		return application.New(store.Devices, store.Messages, events, leases, application.Instance{ID: name, Timing: fastLeases},
+			memory.NewKeys(), in.wa, memory.NewPublisher(), memory.NewFetcher(), time.Now, quiet())
+	}, store.Log)
+	c, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); in.app.Commands.Ownership.Run(c, name+":3000") }()
+	in.stop = func() { cancel(); <-done }
+	t.Cleanup(in.stop)
+	return in
+}
+
+// runningOn tells, for each device, which instances run its session.
+func runningOn(ids []string, ins ...*instance) map[string][]int {
+	out := map[string][]int{}
+	for _, id := range ids {
+		for i, in := range ins {
+			if in.wa.Connected(device.ID(id)) {
+				out[id] = append(out[id], i)
+			}
+		}
+	}
+	return out
+}
+
+// eventually fails the test unless cond holds within 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 5 s: %s", what)
+		}
+	}
+}
+
+// TestOwnership spreads the sessions of two instances evenly, stops a session whose
+// device was stopped or deleted through the other instance, and takes a dead instance's
+// sessions over once its leases expire, each session running on one instance at a time.
+func TestOwnership(t *testing.T) {
+	store, leases := memory.NewStore(), memory.NewLeases()
+	a, b := startInstance(t, "a", store, leases), startInstance(t, "b", store, leases)
+	eventually(t, "both instances alive", func() bool {
+		live, err := leases.Live(ctx, time.Now())
+		return err == nil && len(live) == 2
+	})
+	var ids []string
+	for range 4 {
+		d, err := a.app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	spread := func() []int {
+		n := make([]int, 2)
+		for _, on := range runningOn(ids, a, b) {
+			for _, i := range on {
+				n[i]++
+			}
+		}
+		return n
+	}
+	eventually(t, "4 sessions spread 2/2", func() bool { return slices.Equal(spread(), []int{2, 2}) })
+
+	// Stopped and deleted through A, their sessions on B end: B's API was not asked.
+	var onB []string
+	for id, on := range runningOn(ids, a, b) {
+		if slices.Equal(on, []int{1}) {
+			onB = append(onB, id)
+		}
+	}
+	if _, err := a.app.Commands.DisconnectDevice.Handle(ctx, application.DisconnectDevice{ID: onB[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.app.Commands.DeleteDevice.Handle(ctx, application.DeleteDevice{ID: onB[1]}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B stops the sessions of the devices stopped and deleted through A", func() bool {
+		return !b.wa.Connected(device.ID(onB[0])) && !b.wa.Connected(device.ID(onB[1]))
+	})
+	if a.wa.Connected(device.ID(onB[0])) {
+		t.Fatal("the stopped device's session started on A")
+	}
+	rest := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(onB, id) })
+
+	// B dies without letting go: A takes its sessions over once their leases expire.
+	// Connect one device on B first, so that it has one to lose.
+	if _, err := b.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: onB[0]}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the device connected again runs on one instance", func() bool { return len(runningOn([]string{onB[0]}, a, b)[onB[0]]) == 1 })
+	rest = append(rest, onB[0])
+	b.stop()
+	died := time.Now()
+	eventually(t, "A runs every live session", func() bool {
+		for _, id := range rest {
+			if !a.wa.Connected(device.ID(id)) {
+				return false
+			}
+		}
+		return true
+	})
+	if took := time.Since(died); took < fastLeases.TTL-fastLeases.Renew {
+		t.Fatalf("A took over after %v, before the dead instance's leases could expire", took)
+	}
+}
