@@ -30,6 +30,18 @@ func (o *recordingObserver) LeaseChanged(c application.LeaseChange) {
 	o.leases = append(o.leases, c)
 }
 
+func (o *recordingObserver) count(c application.LeaseChange) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, l := range o.leases {
+		if l == c {
+			n++
+		}
+	}
+	return n
+}
+
 // TestObserverIsTold checks that sends and the leases of sessions started and stopped
 // through the API reach the observer, and the device counts.
 func TestObserverIsTold(t *testing.T) {
