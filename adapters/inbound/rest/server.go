@@ -1,4 +1,5 @@
-// Package rest is the gateway's REST API (fiber) under /api/v1, with the health checks.
+// Package rest is the gateway's REST API (fiber) under /api/v1, with the health checks
+// and its documentation (/openapi.json, /docs).
 package rest
 
 import (
@@ -37,6 +38,9 @@ type Options struct {
 	MaxUploads int
 	// Dependencies are what /readyz checks besides storage.
 	Dependencies []Dependency
+	// SocketIOContract is the Socket.io contract (docs/socketio.md), served at
+	// /docs/socketio.md and linked from the docs page.
+	SocketIOContract []byte
 }
 
 // Dependency is something besides storage that the gateway needs to be ready, such as
@@ -94,6 +98,7 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	f.Use(recover.New(), requestid.New(), a.accessLog)
 	f.Get("/healthz", a.healthz)
 	f.Get("/readyz", a.readyz)
+	a.routeDocs(f)
 
 	v1 := f.Group("/api/v1", requireAccess)
 	v1.Post("/devices", a.createDevice)
@@ -127,14 +132,25 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 // download) are plain net/http handlers that stream; the rest goes through fiber.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/devices/{id}/messages", a.authenticated(a.atOwner(a.sendMessage)))
-	mux.Handle("GET /api/v1/devices/{id}/messages/{messageId}/media", a.authenticated(a.atOwner(a.getMedia)))
-	for _, route := range []string{"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code"} {
-		mux.Handle(route, a.authenticated(a.atOwner(a.serveFiber)))
+	for pattern, h := range a.muxRoutes() {
+		mux.Handle(pattern, h)
 	}
 	mux.Handle("/api/v1/", a.authenticated(a.serveFiber))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serveFiber(w, r, nil) }))
 	return mux
+}
+
+// muxRoutes are the routes net/http serves before fiber, by pattern: those that stream
+// and those that need the device's session, carried to the instance that runs it.
+func (a *API) muxRoutes() map[string]http.Handler {
+	routes := map[string]http.Handler{
+		"POST /api/v1/devices/{id}/messages":                  a.authenticated(a.atOwner(a.sendMessage)),
+		"GET /api/v1/devices/{id}/messages/{messageId}/media": a.authenticated(a.atOwner(a.getMedia)),
+	}
+	for _, route := range []string{"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code"} {
+		routes[route] = a.authenticated(a.atOwner(a.serveFiber))
+	}
+	return routes
 }
 
 // authenticated lets a request through with what its key allows, from X-API-Key or a
