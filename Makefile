@@ -9,7 +9,7 @@ TESTFLAGS ?= -race -count=1 -timeout 30m
 all: build
 
 build:
-	$(GO) build -o $(BIN)/wagate ./cmd/wagate
+	$(GO) build -buildvcs=true -o $(BIN)/wagate ./cmd/wagate  # the commit, for wagate version
 	$(GO) build -o $(BIN)/wasim ./cmd/wasim
 
 run: build
