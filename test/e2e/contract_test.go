@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
 	liberrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/helpers"
+
+	"github.com/wagate/wagate/test/wasim"
 )
 
 // descriptionFile is the REST API's OpenAPI description, the one /openapi.json serves.
@@ -35,7 +40,8 @@ func loadContract(path string) (*contract, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, errs := validator.NewValidator(doc)
+	// Multipart forms (message uploads) are checked too, not only JSON.
+	v, errs := validator.NewValidator(doc, config.WithStandardBodyDecoders())
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s: %v", path, errs)
 	}
@@ -222,5 +228,87 @@ func TestContractCatchesStrays(t *testing.T) {
 				t.Fatalf("problem %q, want a problem: %v", problem, tc.stray)
 			}
 		})
+	}
+}
+
+// TestEndpointsMatchTheDescription walks the endpoints the other e2e tests use little or
+// not at all, with a linked device, so that their real answers meet the description:
+// message history, a multipart upload, the event feeds, keys, pairing, the docs.
+func TestEndpointsMatchTheDescription(t *testing.T) {
+	t.Parallel()
+	sim := wasim.Start(t)
+	gw := startLive(t, simConfig(t, sim, ""))
+	api := gw.api
+	id := linkDevice(t, api, sim, "15550008888")
+
+	if _, err := sim.SendMessage(t.Context(), wasim.IncomingMessage{From: "15550009999", To: "15550008888", Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	var history struct {
+		Messages []map[string]any
+		Next     string
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(history.Messages) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the received message is not in the history")
+		}
+		api.call("GET", "/api/v1/devices/"+id+"/messages?limit=10&chat=15550009999@s.whatsapp.net", "", http.StatusOK, &history)
+	}
+
+	// A multipart upload, through the client every test uses (and so checked).
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("to", "+15550009999")
+	_ = mw.WriteField("text", "the report")
+	fw, _ := mw.CreateFormFile("file", "report.txt")
+	_, _ = fw.Write([]byte("quarterly figures"))
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", gw.base()+"/api/v1/devices/"+id+"/messages", &form)
+	req.Header.Set("X-API-Key", apiKey)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("multipart upload: %d", res.StatusCode)
+	}
+
+	var page struct{ Events []map[string]any }
+	api.call("GET", "/api/v1/events?limit=1000", "", http.StatusOK, &page)
+	api.call("GET", "/api/v1/devices/"+id+"/events?after=0", "", http.StatusOK, &page)
+	kinds := map[string]bool{}
+	for _, e := range page.Events {
+		kinds[e["event"].(string)] = true
+	}
+	for _, k := range []string{"state", "qr", "authenticated", "ready", "message"} {
+		if !kinds[k] {
+			t.Errorf("no %s event in the feed: the description of its payload went unchecked", k)
+		}
+	}
+	api.call("POST", "/api/v1/devices/"+id+"/disconnect", "", http.StatusOK, nil)
+	api.call("GET", "/api/v1/devices?status=disconnected,ready", "", http.StatusOK, nil)
+
+	var created struct{ ID string }
+	api.call("POST", "/api/v1/keys", `{"name":"reader","role":"read-only","devices":["`+id+`"],"expiresAt":"2099-01-01T00:00:00Z"}`, http.StatusCreated, &created)
+	api.call("GET", "/api/v1/keys", "", http.StatusOK, nil)
+	api.call("DELETE", "/api/v1/keys/"+created.ID, "", http.StatusNoContent, nil)
+
+	var pairing struct{ ID string }
+	api.call("POST", "/api/v1/devices", `{"name":"pairing"}`, http.StatusCreated, &pairing)
+	api.call("POST", "/api/v1/devices/"+pairing.ID+"/connect", "", http.StatusAccepted, nil)
+	for deadline := time.Now().Add(10 * time.Second); api.callStatus("GET", "/api/v1/devices/"+pairing.ID+"/qr", &struct{}{}) != http.StatusOK; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no QR code")
+		}
+	}
+	api.call("GET", "/api/v1/devices/"+pairing.ID+"/qr?format=png&size=256", "", http.StatusOK, nil)
+	api.call("POST", "/api/v1/devices/"+pairing.ID+"/pair-code", `{"phoneNumber":"+15550001212"}`, http.StatusOK, nil)
+	api.call("POST", "/api/v1/devices/"+pairing.ID+"/logout", "", http.StatusConflict, nil)
+	api.call("DELETE", "/api/v1/devices/"+pairing.ID, "", http.StatusNoContent, nil)
+
+	for _, path := range []string{"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/socketio.md", "/docs/docs.js"} {
+		api.call("GET", path, "", http.StatusOK, nil)
 	}
 }
