@@ -115,7 +115,7 @@ func showQR(ctx context.Context, cfg bootstrap.Config, args []string, stdout io.
 			return err
 		}
 	}
-	clear := isTerminal(stdout)
+	redraw := isTerminal(stdout)
 	shown := ""
 	for {
 		var qr struct{ QR string }
@@ -123,7 +123,7 @@ func showQR(ctx context.Context, cfg bootstrap.Config, args []string, stdout io.
 		switch {
 		case err == nil && qr.QR != shown:
 			shown = qr.QR
-			if clear {
+			if redraw {
 				fmt.Fprint(stdout, "\x1b[H\x1b[2J") // redraw in place rather than scroll
 			}
 			fmt.Fprintf(stdout, "Scan with WhatsApp on the phone: Settings → Linked devices → Link a device.\n\n%s\n",

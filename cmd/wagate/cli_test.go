@@ -194,3 +194,15 @@ func parseHalfBlocks(out string) [][]bool {
 	}
 	return m
 }
+
+// -invert draws the dark modules, for dark text on a light background: the default
+// drawing (checked by TestQRCommand) with every half the other way round.
+func TestHalfBlocksInverted(t *testing.T) {
+	t.Parallel()
+	const code = "2@abc,def,ghi,jkl"
+	swap := map[rune]rune{'█': ' ', ' ': '█', '▀': '▄', '▄': '▀', '\n': '\n'}
+	inverted := strings.Map(func(r rune) rune { return swap[r] }, halfBlocks(code, false))
+	if inverted != halfBlocks(code, true) || !strings.Contains(inverted, "▀") {
+		t.Fatalf("inverted drawing:\n%s", halfBlocks(code, false))
+	}
+}
