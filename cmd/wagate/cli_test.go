@@ -107,6 +107,10 @@ func TestDevicesCommand(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "401 unauthorized: Invalid API key") {
 		t.Fatalf("with a wrong key: %v\n%s", err, out)
 	}
+	out, err = wagateCmd(t.Context(), p, dir, nil, "qr", "01a2183d-3442-7f8b-b93f-f0d4ca1b7239").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "404 not_found") {
+		t.Fatalf("qr of an unknown device: %v\n%s", err, out)
+	}
 }
 
 // wagate qr links a device from the terminal: it connects the device, prints the
@@ -160,6 +164,10 @@ func TestQRCommand(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatalf("wagate qr did not end once linked:\n%s", out)
+	}
+	again, err := wagateCmd(ctx, p, dir, []string{"API_KEY=" + testKey}, "qr", d.ID).CombinedOutput()
+	if err == nil || !strings.Contains(string(again), "is linked already (15550007777)") {
+		t.Fatalf("qr of a linked device: %v\n%s", err, again)
 	}
 }
 
