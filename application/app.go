@@ -56,6 +56,7 @@ type Queries struct {
 	ListKeys     ListKeysHandler
 	CheckPhones  CheckPhonesHandler
 	GetPicture   GetProfilePictureHandler
+	CountDevices CountDevicesHandler
 }
 
 // Instance is this gateway process among the instances sharing the database: its ID
@@ -70,10 +71,11 @@ type Instance struct {
 type Clock func() time.Time
 
 // New builds every use case over the given ports. The feed hands committed events to
-// pub; the caller runs it (App.Commands.Feed.Run).
-func New(repo device.Repository, msgs device.Messages, events device.EventLog, leases cluster.Leases, self Instance, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, log *slog.Logger) App {
+// pub; the caller runs it (App.Commands.Feed.Run). obs is told what an operator watches.
+func New(repo device.Repository, msgs device.Messages, events device.EventLog, leases cluster.Leases, self Instance, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, obs Observer, log *slog.Logger) App {
+	repo = statusLog{Repository: repo, instance: self.ID, log: log}
 	feed := NewFeed(events, pub, log)
-	owners := &Ownership{self: self.ID, leases: leases, repo: repo, wa: wa, timing: self.Timing, clock: clock, log: log, owned: map[device.ID]int64{}}
+	owners := &Ownership{self: self.ID, leases: leases, repo: repo, wa: wa, timing: self.Timing, clock: clock, obs: obs, log: log, owned: map[device.ID]int64{}}
 	sessions := &SessionEventsHandler{repo: repo, msgs: msgs, owners: owners, feed: feed, clock: clock, log: log}
 	restore := RestoreSessionsHandler{repo: repo, wa: wa, feed: feed, clock: clock, sessions: sessions, log: log}
 	owners.restore = restore
@@ -86,7 +88,7 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, l
 			DisconnectDevice:   DisconnectDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock},
 			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock},
 			RequestPairingCode: RequestPairingCodeHandler{repo: repo, wa: wa},
-			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher},
+			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher, obs: obs},
 			MarkRead:           MarkReadHandler{repo: repo, msgs: msgs, wa: wa},
 			SetChatState:       SetChatStateHandler{repo: repo, wa: wa},
 			EditMessage:        EditMessageHandler{repo: repo, wa: wa},
@@ -109,6 +111,7 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, l
 			ListKeys:     ListKeysHandler{keys: keys},
 			CheckPhones:  CheckPhonesHandler{repo: repo, wa: wa},
 			GetPicture:   GetProfilePictureHandler{repo: repo, wa: wa},
+			CountDevices: CountDevicesHandler{repo: repo},
 		},
 	}
 }

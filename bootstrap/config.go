@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/netip"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wagate/wagate/adapters/outbound/database"
 )
@@ -36,7 +39,7 @@ type Config struct {
 	// long to show that events came through Redis.
 	FeedPoll    time.Duration
 	LogLevel    slog.Level // LOG_LEVEL: debug, info, warn, error
-	LogFormat   string     // LOG_FORMAT: text or json
+	LogFormat   string     // LOG_FORMAT: auto (text on a terminal, else json), text or json
 	CORSOrigins []string   // CORS_ORIGINS: comma-separated origins allowed from browsers
 	// SocketIOMaxBuffered (SOCKETIO_MAX_BUFFERED) is how many events may wait for one slow
 	// Socket.io connection before it is closed; 0 for the default.
@@ -69,6 +72,9 @@ type Config struct {
 	// to it the requests for the sessions it runs; default: http:// and the address it
 	// listens on, with the host name when it listens on every interface.
 	InstanceURL string
+	// MetricsToken (METRICS_TOKEN) lets a scraper read /metrics as a bearer token,
+	// without an API key; "" for none (then an admin key is needed).
+	MetricsToken string
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused. A configured
@@ -113,11 +119,12 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		return def
 	}
 	cfg := Config{
-		Host:        get("HOST", ""),
-		DataDir:     get("DATA_DIR", "./data"),
-		DatabaseURL: get("DATABASE_URL", ""),
-		RedisURL:    get("REDIS_URL", ""),
-		LogFormat:   strings.ToLower(get("LOG_FORMAT", "text")),
+		Host:         get("HOST", ""),
+		DataDir:      get("DATA_DIR", "./data"),
+		DatabaseURL:  get("DATABASE_URL", ""),
+		RedisURL:     get("REDIS_URL", ""),
+		LogFormat:    strings.ToLower(get("LOG_FORMAT", "auto")),
+		MetricsToken: get("METRICS_TOKEN", ""),
 
 		InstanceID:            get("INSTANCE_ID", ""),
 		InstanceURL:           get("INSTANCE_URL", ""),
@@ -181,8 +188,11 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL", "")))
 	}
-	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", cfg.LogFormat))
+	if cfg.LogFormat != "auto" && cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be auto, text or json, not %q", cfg.LogFormat))
+	}
+	if n := utf8.RuneCountInString(cfg.MetricsToken); n > 0 && n < MinAPIKeyLength {
+		errs = append(errs, fmt.Errorf("METRICS_TOKEN must have at least %d characters, not %d (openssl rand -hex 32 makes one), or be unset", MinAPIKeyLength, n))
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -202,12 +212,26 @@ func validOrigin(o string) bool {
 func (c Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
 
 // Logger returns the logger the configuration asks for, writing to stderr.
-func (c Config) Logger() *slog.Logger {
+func (c Config) Logger() *slog.Logger { return c.loggerTo(os.Stderr) }
+
+// loggerTo is Logger writing to w. LOG_FORMAT auto writes text to a terminal, for a
+// person, and JSON elsewhere, for the log collector that stderr then goes to.
+func (c Config) loggerTo(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
-	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	if c.LogFormat == "json" || (c.LogFormat != "text" && !IsTerminal(w)) {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// IsTerminal reports whether w is a terminal (TCGETS is what isatty(3) asks).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // APIKeyFile is where a generated API key is kept, under DataDir.
@@ -221,15 +245,13 @@ func (c *Config) ResolveAPIKey() (generated bool, err error) {
 		return false, nil
 	}
 	path := c.APIKeyPath()
-	b, err := os.ReadFile(path)
+	kept, err := readKeyFile(path)
 	if err == nil {
-		if c.APIKey = strings.TrimSpace(string(b)); c.APIKey == "" {
-			return false, fmt.Errorf("API key file %s is empty: delete it to generate a new key, or set API_KEY", path)
-		}
+		c.APIKey = kept
 		return false, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("read API key: %w", err)
+		return false, err
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return false, fmt.Errorf("create data directory: %w", err)
@@ -250,6 +272,37 @@ func (c *Config) ResolveAPIKey() (generated bool, err error) {
 		return false, fmt.Errorf("keep API key: %w", err)
 	}
 	return true, f.Close()
+}
+
+// readKeyFile reads the key kept at path; fs.ErrNotExist when there is none.
+func readKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	} else if err != nil {
+		return "", fmt.Errorf("read API key: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", fmt.Errorf("API key file %s is empty: delete it to generate a new key, or set API_KEY", path)
+	}
+	return key, nil
+}
+
+// ClientAPIKey is the key the command-line tools present to the running gateway: API_KEY
+// when set, else the key the gateway generated under DataDir. It never generates one.
+func (c Config) ClientAPIKey() (string, error) {
+	if c.apiKeySet {
+		if c.APIKey == "" {
+			return "", errors.New("API_KEY is set to an empty string, so the gateway refuses every call: set it to the gateway's key")
+		}
+		return c.APIKey, nil
+	}
+	key, err := readKeyFile(c.APIKeyPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("no API key: set API_KEY, or run where the gateway keeps its generated key (%s not found; DATA_DIR is %s)", c.APIKeyPath(), c.DataDir)
+	}
+	return key, err
 }
 
 // DatabaseKind names the database the configuration selects, for the startup log line.

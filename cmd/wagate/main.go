@@ -1,7 +1,11 @@
 // Command wagate runs the WhatsApp device gateway.
 //
-//	wagate            serve the REST API and Socket.io gateway (same as "wagate serve")
-//	wagate migrate    bring the database schema up to date and exit
+//	wagate              serve the REST API and Socket.io gateway (same as "wagate serve")
+//	wagate migrate      bring the database schema up to date and exit
+//	wagate health       ask the gateway on this host whether it is alive
+//	wagate version      print the version, commit and commit time
+//	wagate devices      list the running gateway's devices
+//	wagate qr <device>  show a device's QR code on the terminal, until it is linked
 //
 // Configuration comes from the environment; see the README.
 package main
@@ -17,8 +21,6 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/wagate/wagate/bootstrap"
 )
@@ -37,6 +39,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 {
 		cmd = args[0]
 	}
+	if cmd == "version" { // needs no configuration
+		return version(stdout)
+	}
 	cfg, err := bootstrap.LoadConfig(os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -49,12 +54,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return bootstrap.Migrate(ctx, cfg, log)
 	case "health":
 		return health(ctx, cfg)
+	case "devices":
+		return listDevices(ctx, cfg, args[1:], stdout)
+	case "qr":
+		return showQR(ctx, cfg, args[1:], stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: wagate [serve|migrate|health]")
+		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (usage: wagate [serve|migrate|health])", cmd)
+	return fmt.Errorf("unknown command %q (%s)", cmd, usage)
 }
+
+const usage = "usage: wagate [serve|migrate|health|version|devices|qr <device>]"
 
 func serve(ctx context.Context, cfg bootstrap.Config, log *slog.Logger, stdout io.Writer) error {
 	generated, err := cfg.ResolveAPIKey()
@@ -104,21 +115,11 @@ func health(ctx context.Context, cfg bootstrap.Config) error {
 // redirected stdout are often shipped elsewhere (container runtimes collect both), so
 // otherwise it only logs where the key is kept.
 func announceKey(stdout io.Writer, log *slog.Logger, path, key string) {
-	if !isTerminal(stdout) {
+	if !bootstrap.IsTerminal(stdout) {
 		log.Info("generated an API key: read it from the key file (it is not printed, as stdout is not a terminal)", "file", path)
 		return
 	}
 	fmt.Fprintf(stdout, "\n  wagate generated an API key and saved it in %s:\n\n    %s\n\n"+
 		"  Send it as the X-API-Key header (or Authorization: Bearer) to the REST API,\n"+
 		"  and as apiKey to Socket.io. Set API_KEY to choose your own.\n\n", path, key)
-}
-
-// isTerminal reports whether w is a terminal (TCGETS is what isatty(3) asks).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

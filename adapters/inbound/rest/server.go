@@ -1,4 +1,5 @@
-// Package rest is the gateway's REST API (fiber) under /api/v1, with the health checks.
+// Package rest is the gateway's REST API (fiber) under /api/v1, with the health checks
+// and its documentation (/openapi.json, /docs).
 package rest
 
 import (
@@ -12,7 +13,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/application"
@@ -37,6 +37,15 @@ type Options struct {
 	MaxUploads int
 	// Dependencies are what /readyz checks besides storage.
 	Dependencies []Dependency
+	// Observer is told of every request answered; nil: nobody.
+	Observer Observer
+	// Metrics, when set, is served at /metrics to callers presenting MetricsToken (as
+	// a bearer token) or an admin key.
+	Metrics      http.Handler
+	MetricsToken string
+	// SocketIOContract is the Socket.io contract (docs/socketio.md), served at
+	// /docs/socketio.md and linked from the docs page.
+	SocketIOContract []byte
 }
 
 // Dependency is something besides storage that the gateway needs to be ready, such as
@@ -66,17 +75,27 @@ type API struct {
 	fiber        *fiber.App
 	opts         Options
 	maxSendBytes int64
-	uploads      chan struct{} // one token per large body being received
+	uploads      chan struct{}     // one token per large body being received
+	routes       map[string]string // fiber's route paths to their labels (fiberRoutes)
 }
 
-// accessLocal is the fiber Locals key of the caller's key.Access.
-const accessLocal = "wagate.access"
+// The fiber Locals keys of the caller's key.Access, of the request (its *exchange, for
+// its id and route) and of the request's context.
+const (
+	accessLocal   = "wagate.access"
+	exchangeLocal = "wagate.exchange"
+	contextLocal  = "wagate.context"
+)
 
 // New builds the API's routes.
 func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logger, o Options) *API {
 	if o.MaxUploads <= 0 {
 		o.MaxUploads = DefaultMaxUploads
 	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
+	}
+	log = slog.New(LogRequestIDs(log.Handler()))
 	// base64 takes 4 bytes for 3, and the rest of the message fits in MaxBodyBytes.
 	a := &API{app: app, guard: guard, ready: ready, log: log, opts: o,
 		maxSendBytes: o.MaxMediaBytes/3*4 + MaxBodyBytes, uploads: make(chan struct{}, o.MaxUploads)}
@@ -91,9 +110,10 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 		Immutable: true,
 		BodyLimit: MaxBodyBytes,
 	})
-	f.Use(recover.New(), requestid.New(), a.accessLog)
+	f.Use(recover.New(), a.handleErrors)
 	f.Get("/healthz", a.healthz)
 	f.Get("/readyz", a.readyz)
+	a.routeDocs(f)
 
 	v1 := f.Group("/api/v1", requireAccess)
 	v1.Post("/devices", a.createDevice)
@@ -123,6 +143,7 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	keys.Get("", a.listKeys)
 	keys.Delete("/:id", a.revokeKey)
 	a.fiber = f
+	a.routes = fiberRoutes(f)
 	return a
 }
 
@@ -133,19 +154,33 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 // download) are plain net/http handlers that stream; the rest goes through fiber.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/devices/{id}/messages", a.authenticated(a.atOwner(a.sendMessage)))
-	mux.Handle("GET /api/v1/devices/{id}/messages/{messageId}/media", a.authenticated(a.atOwner(a.getMedia)))
+	for pattern, h := range a.muxRoutes() {
+		mux.Handle(pattern, h)
+	}
+	mux.Handle("/api/v1/", a.authenticated(a.serveFiber))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serveFiber(w, r, nil) }))
+	return a.observe(mux)
+}
+
+// muxRoutes are the routes net/http serves before fiber, by pattern: those that stream
+// and those that need the device's session, carried to the instance that runs it.
+func (a *API) muxRoutes() map[string]http.Handler {
+	routes := map[string]http.Handler{
+		"POST /api/v1/devices/{id}/messages":                  a.authenticated(a.atOwner(a.sendMessage)),
+		"GET /api/v1/devices/{id}/messages/{messageId}/media": a.authenticated(a.atOwner(a.getMedia)),
+	}
 	for _, route := range []string{
 		"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code",
 		"PATCH /api/v1/devices/{id}/messages/{messageId}", "DELETE /api/v1/devices/{id}/messages/{messageId}",
 		"POST /api/v1/devices/{id}/chats/{chat}/read", "POST /api/v1/devices/{id}/chats/{chat}/presence",
 		"POST /api/v1/devices/{id}/contacts/check", "GET /api/v1/devices/{id}/contacts/{contact}/picture",
 	} {
-		mux.Handle(route, a.authenticated(a.atOwner(a.serveFiber)))
+		routes[route] = a.authenticated(a.atOwner(a.serveFiber))
 	}
-	mux.Handle("/api/v1/", a.authenticated(a.serveFiber))
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serveFiber(w, r, nil) }))
-	return mux
+	if a.opts.Metrics != nil {
+		routes["GET /metrics"] = http.HandlerFunc(a.metricsHandler)
+	}
+	return routes
 }
 
 // authenticated lets a request through with what its key allows, from X-API-Key or a
@@ -204,6 +239,11 @@ func (a *API) serveFiber(w http.ResponseWriter, r *http.Request, access *key.Acc
 	if access != nil {
 		fctx.SetUserValue(accessLocal, *access)
 	}
+	// The handlers get the request's values (its id, for logs) but not its
+	// cancellation: a use case under way finishes when its caller goes away.
+	fctx.SetUserValue(contextLocal, context.WithoutCancel(r.Context()))
+	x, _ := r.Context().Value(exchangeKey{}).(*exchange)
+	fctx.SetUserValue(exchangeLocal, x)
 	a.fiber.Handler()(&fctx)
 	fctx.Response.Header.VisitAll(func(k, v []byte) { w.Header().Add(string(k), string(v)) })
 	w.WriteHeader(fctx.Response.StatusCode())
@@ -240,13 +280,13 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := a.ready.Ping(ctx); err != nil {
-		a.log.Warn("readiness check failed", "err", err)
+		a.log.WarnContext(ctx, "readiness check failed", "err", err)
 		return domain.Errorf(domain.KindUnavailable, "the database is not reachable")
 	}
 	var down []string
 	for _, d := range a.opts.Dependencies {
 		if err := d.Ping(ctx); err != nil {
-			a.log.Warn("readiness check failed", "dependency", d.Name, "err", err)
+			a.log.WarnContext(ctx, "readiness check failed", "dependency", d.Name, "err", err)
 			down = append(down, d.Name)
 		}
 	}
@@ -260,21 +300,24 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 
-// accessLog logs each request without its headers or query, where keys could be.
-func (a *API) accessLog(c *fiber.Ctx) error {
-	start := time.Now()
+// handleErrors gives the handlers the request's context, answers the errors they
+// return, and records the route the request matched, for observe.
+func (a *API) handleErrors(c *fiber.Ctx) error {
+	if ctx, ok := c.Locals(contextLocal).(context.Context); ok {
+		c.SetUserContext(ctx)
+	}
 	err := c.Next()
+	route := a.routes[c.Route().Path]
 	if err != nil {
+		if code, _ := describe(err); code == codeRouteNotFound || code == codeMethodNotAllowed {
+			route = unmatchedRoute
+		}
 		if herr := c.App().ErrorHandler(c, err); herr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
 	}
-	a.log.Debug("request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
-		"duration", time.Since(start), "request_id", requestID(c))
+	if x, ok := c.Locals(exchangeLocal).(*exchange); ok && x != nil {
+		x.route = route
+	}
 	return nil
-}
-
-func requestID(c *fiber.Ctx) string {
-	id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
-	return id
 }
