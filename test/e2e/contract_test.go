@@ -286,7 +286,7 @@ func TestEndpointsMatchTheDescription(t *testing.T) {
 	for _, e := range page.Events {
 		kinds[e["event"].(string)] = true
 	}
-	for _, k := range []string{"state", "qr", "authenticated", "ready", "message"} {
+	for _, k := range []string{"state", "qr", "authenticated", "ready", "message", "receipt"} {
 		if !kinds[k] {
 			t.Errorf("no %s event in the feed: the description of its payload went unchecked", k)
 		}
