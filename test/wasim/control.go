@@ -135,20 +135,25 @@ func (s *Server) ctlSendMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ctlSent(w http.ResponseWriter, r *http.Request) {
+	ctlAccountLog(w, r, "messages", s.Sent)
+}
+
+// ctlAccountLog answers GET …?from=PHONE with one of the account's logs, under key.
+func ctlAccountLog[T any](w http.ResponseWriter, r *http.Request, key string, read func(phone string) ([]T, error)) {
 	from := r.URL.Query().Get("from")
 	if from == "" {
 		writeError(w, badRequest("invalid_phone", "query parameter from is required"))
 		return
 	}
-	msgs, err := s.Sent(from)
+	entries, err := read(from)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if msgs == nil {
-		msgs = []SentMessage{}
+	if entries == nil {
+		entries = []T{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+	writeJSON(w, http.StatusOK, map[string]any{key: entries})
 }
 
 // ctlMedia returns the decrypted attachment of a message a linked device

@@ -371,6 +371,11 @@ func (p *party) decryptMessage(ctx context.Context, addr *protocol.SignalAddress
 // Sent returns what the linked devices of account phone sent, in order, as
 // the recipients decrypted it.
 func (s *Server) Sent(phone string) ([]SentMessage, error) {
+	return accountLog(s, phone, func(u *user) []SentMessage { return u.sent })
+}
+
+// accountLog returns a copy of one of account phone's logs.
+func accountLog[T any](s *Server, phone string, log func(*user) []T) ([]T, error) {
 	phone, err := normalizePhone(phone)
 	if err != nil {
 		return nil, err
@@ -381,5 +386,5 @@ func (s *Server) Sent(phone string) ([]SentMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.Clone(u.sent), nil
+	return slices.Clone(log(u)), nil
 }

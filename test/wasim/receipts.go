@@ -111,17 +111,7 @@ func (s *Server) Receipt(req ReceiptRequest) (int, error) {
 // Activity returns what the linked devices of account phone showed their
 // contacts besides messages, in order.
 func (s *Server) Activity(phone string) ([]Activity, error) {
-	phone, err := normalizePhone(phone)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, err := s.accountLocked(phone)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(u.activity), nil
+	return accountLog(s, phone, func(u *user) []Activity { return u.activity })
 }
 
 // recordActivity logs a read receipt or chat state a device sent to to.
@@ -210,20 +200,7 @@ func (s *Server) ctlReceipt(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ctlActivity(w http.ResponseWriter, r *http.Request) {
-	from := r.URL.Query().Get("from")
-	if from == "" {
-		writeError(w, badRequest("invalid_phone", "query parameter from is required"))
-		return
-	}
-	a, err := s.Activity(from)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if a == nil {
-		a = []Activity{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"activity": a})
+	ctlAccountLog(w, r, "activity", s.Activity)
 }
 
 // maxRetriesPerDevice bounds the messages kept for a retry per device.

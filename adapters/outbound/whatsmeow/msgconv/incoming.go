@@ -18,8 +18,18 @@ import (
 // what the message itself carries; Sender.PhoneNumber or Sender.LID stay empty when it
 // did not say (see FillSender).
 func Incoming(evt *events.Message) message.Message {
-	info := evt.Info
-	m := message.Message{
+	m := fromInfo(evt.Info)
+	ctx := Content(evt.Message, &m)
+	if ctx != nil {
+		m.QuotedID = ctx.GetStanzaID()
+		m.Mentions = ctx.GetMentionedJID()
+	}
+	return m
+}
+
+// fromInfo is a message with what its envelope says: id, chat, sender, time.
+func fromInfo(info types.MessageInfo) message.Message {
+	return message.Message{
 		ID:        info.ID,
 		Chat:      info.Chat.ToNonAD().String(),
 		Sender:    Sender(info.Sender, info.SenderAlt),
@@ -28,12 +38,6 @@ func Incoming(evt *events.Message) message.Message {
 		IsGroup:   info.IsGroup,
 		Timestamp: info.Timestamp.UTC(),
 	}
-	ctx := Content(evt.Message, &m)
-	if ctx != nil {
-		m.QuotedID = ctx.GetStanzaID()
-		m.Mentions = ctx.GetMentionedJID()
-	}
-	return m
 }
 
 // Sender builds the sender of a message from the JID it was addressed from and its

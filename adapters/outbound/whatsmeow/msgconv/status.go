@@ -36,15 +36,7 @@ func Status(e *events.Receipt) (u message.StatusUpdate, ok bool) {
 
 // Undecryptable is the message the device could not decrypt: who sent it, and when.
 func Undecryptable(e *events.UndecryptableMessage) message.Message {
-	info := e.Info
-	return message.Message{
-		ID:        info.ID,
-		Chat:      info.Chat.ToNonAD().String(),
-		Sender:    Sender(info.Sender, info.SenderAlt),
-		PushName:  info.PushName,
-		FromMe:    info.IsFromMe,
-		IsGroup:   info.IsGroup,
-		Type:      message.TypeUndecryptable,
-		Timestamp: info.Timestamp.UTC(),
-	}
+	m := fromInfo(e.Info)
+	m.Type = message.TypeUndecryptable
+	return m
 }
