@@ -98,8 +98,9 @@ func (c *Client) Revoke(ctx context.Context, id device.ID, chat, messageID strin
 	return c.sendProtocol(ctx, ss, to, ss.cli.BuildRevoke(to, types.EmptyJID, messageID))
 }
 
+// sendProtocol sends an edit or revoke, reporting its `sent` status as Send does.
 func (c *Client) sendProtocol(ctx context.Context, ss *session, to types.JID, msg *waE2E.Message) (message.Receipt, error) {
-	resp, err := ss.cli.SendMessage(ctx, to, msg)
+	resp, err := ss.send(ctx, to, msg)
 	if err != nil {
 		ss.log.Warn("sending failed", "to", to.String(), "err", err)
 		return message.Receipt{}, sendError(ss.id, "WhatsApp did not accept the message", err)

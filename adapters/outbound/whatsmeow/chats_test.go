@@ -100,6 +100,10 @@ func TestStatusesAndChatCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, sent := range []string{edit.ID, revoke.ID} { // reported as any message sent
+		expectStatus(t, r, id, message.StatusSent, sent)
+		expectStatus(t, r, id, message.StatusDelivered, sent)
+	}
 	msgs, err := srv.Sent(account)
 	if err != nil {
 		t.Fatal(err)

@@ -90,10 +90,7 @@ func (c *Client) Send(ctx context.Context, id device.ID, m message.Outgoing) (me
 	if err != nil {
 		return message.Receipt{}, domain.Errorf(domain.KindInvalid, "%v", err)
 	}
-	msgID := ss.cli.GenerateMessageID()
-	ss.sendBegins(msgID, to)
-	resp, err := ss.cli.SendMessage(ctx, to, msg, meow.SendRequestExtra{ID: msgID})
-	ss.sendEnds(msgID, err == nil)
+	resp, err := ss.send(ctx, to, msg)
 	if err != nil {
 		ss.log.Warn("sending failed", "to", to.String(), "err", err)
 		return message.Receipt{}, sendError(id, "WhatsApp did not accept the message", err)

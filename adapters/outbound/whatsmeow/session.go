@@ -60,7 +60,7 @@ type session struct {
 	discard   bool // stopped for good (Remove): queued messages are not handed over, nor acknowledged
 	// sending holds the messages being sent whose `sent` status is not reported yet, by
 	// id, with their chat. A receipt can arrive before SendMessage returns: the status
-	// that precedes it is reported first (see sendBegins).
+	// that precedes it is reported first (see send).
 	sending map[string]types.JID
 }
 
@@ -259,21 +259,21 @@ func (s *session) receipt(e *events.Receipt) {
 	s.reportLocked(device.SessionReceipt{Update: u})
 }
 
-// sendBegins notes that message id is being sent to chat to; sendEnds reports it sent
-// (unless a receipt did already) when ok.
-func (s *session) sendBegins(id string, to types.JID) {
+// send sends msg to chat to and reports it `sent` once WhatsApp took it, unless a
+// receipt for it came first and reported it then (see receipt).
+func (s *session) send(ctx context.Context, to types.JID, msg *waE2E.Message) (meow.SendResponse, error) {
+	id := s.cli.GenerateMessageID()
 	s.mu.Lock()
 	s.sending[id] = to
 	s.mu.Unlock()
-}
-
-func (s *session) sendEnds(id string, ok bool) {
+	resp, err := s.cli.SendMessage(ctx, to, msg, meow.SendRequestExtra{ID: id})
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if to, sending := s.sending[id]; sending && ok {
+	if _, sending := s.sending[id]; sending && err == nil {
 		s.reportSentLocked(id, to)
 	}
 	delete(s.sending, id)
+	return resp, err
 }
 
 func (s *session) reportSentLocked(id string, chat types.JID) {
