@@ -40,13 +40,13 @@ func TestChatCalls(t *testing.T) {
 		status             int
 		want               string
 	}{
-		{"POST", "/chats/15559876543/read", "", 200, `{"messageIds":["IN2","IN1"]}`},
+		{"POST", "/chats/+15559876543/read", "", 200, `{"messageIds":["IN2","IN1"]}`},
 		{"POST", "/chats/" + chat + "/read", `{"messageIds":["X1","X2"]}`, 200, `{"messageIds":["X1","X2"]}`},
 		{"POST", "/chats/15559876543/presence", `{"state":"composing"}`, 204, ``},
 		{"POST", "/chats/15559876543%40s.whatsapp.net/presence", `{"state":"recording"}`, 204, ``},
 		{"POST", "/chats/15559876543/presence", `{"state":"paused"}`, 204, ``},
 		{"PATCH", "/messages/OUT", `{"chat":"15559876543","text":"b!"}`, 200, ``},
-		{"DELETE", "/messages/OUT?chat=15559876543", "", 200, ``},
+		{"DELETE", "/messages/OUT?chat=%2B15559876543", "", 200, ``},
 		{"POST", "/contacts/check", `{"phones":["+1 555 987 6543","99912345678"]}`, 200,
 			`{"contacts":[{"phone":"+1 555 987 6543","onWhatsApp":true,"jid":"15559876543@s.whatsapp.net","lid":null},{"phone":"99912345678","onWhatsApp":false,"jid":null,"lid":null}]}`},
 		{"GET", "/contacts/15559876543/picture", "", 200, `{"id":"1","url":"https://pps.whatsapp.net/v/15559876543@s.whatsapp.net.jpg"}`},
