@@ -149,3 +149,38 @@ func TestReportable(t *testing.T) {
 		}
 	}
 }
+
+// A full queue holds its producer in waitRoom until the worker takes what waits, or
+// the session stops.
+func TestQueueWaitRoom(t *testing.T) {
+	q := newQueue()
+	for range maxQueued {
+		q.pushState(device.SessionReceipt{})
+	}
+	waited := make(chan struct{})
+	go func() {
+		q.waitRoom(nil)
+		close(waited)
+	}()
+	select {
+	case <-waited:
+		t.Fatal("waitRoom returned with the queue full")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if items, _ := q.take(); len(items) != maxQueued {
+		t.Fatalf("took %d", len(items))
+	}
+	select {
+	case <-waited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("waitRoom still waits after the queue was emptied")
+	}
+	for range maxQueued {
+		q.pushState(device.SessionReceipt{})
+	}
+	stop := make(chan struct{})
+	close(stop)
+	q.waitRoom(stop) // returns at once
+	q.close()
+	q.waitRoom(nil) // a closed queue makes no one wait
+}

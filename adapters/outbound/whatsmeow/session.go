@@ -134,6 +134,7 @@ func (s *session) onEvent(evt any) bool {
 	case *events.Receipt:
 		s.receipt(e)
 	case *events.UndecryptableMessage:
+		s.q.waitRoom(s.ctx.Done())
 		s.mu.Lock()
 		s.reportLocked(device.SessionUndecryptable{Message: msgconv.Undecryptable(e)})
 		s.mu.Unlock()
@@ -246,6 +247,7 @@ func (s *session) receipt(e *events.Receipt) {
 	if !ok {
 		return
 	}
+	s.q.waitRoom(s.ctx.Done()) // before the lock: the worker takes it too
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !u.FromMe {
