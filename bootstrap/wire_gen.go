@@ -41,7 +41,15 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	validKeysHandler := application.NewValidKeys(keys, clock)
 	gateway := provideSocketIO(cfg, guard, validKeysHandler, devices, events, log)
 	fetcher := provideFetcher(cfg)
-	app := application.New(devices, messages, events, leases, instance, keys, client, gateway, fetcher, clock, log)
+	webhooks := database.NewWebhooks(db)
+	deliveries := provideDeliveries(webhooks)
+	sender := providePoster(cfg)
+	webhookPorts := application.WebhookPorts{
+		Webhooks:   webhooks,
+		Deliveries: deliveries,
+		Sender:     sender,
+	}
+	app := application.New(devices, messages, events, leases, instance, keys, client, gateway, fetcher, webhookPorts, clock, log)
 	stream, cleanup3, err := provideRedis(cfg, log)
 	if err != nil {
 		cleanup2()
@@ -77,7 +85,15 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	publisher := memory.NewPublisher()
 	eventPublisher := provideRecordingPublisher(gateway, publisher)
 	fetcher := provideFetcher(cfg)
-	app := application.New(repository, messages, memoryLog, leases, instance, keys, whatsApp, eventPublisher, fetcher, clock, log)
+	webhooks := memory.NewWebhooks()
+	deliveries := provideMemoryDeliveries(webhooks)
+	sender := providePoster(cfg)
+	webhookPorts := application.WebhookPorts{
+		Webhooks:   webhooks,
+		Deliveries: deliveries,
+		Sender:     sender,
+	}
+	app := application.New(repository, messages, memoryLog, leases, instance, keys, whatsApp, eventPublisher, fetcher, webhookPorts, clock, log)
 	stream := noRedis()
 	options := provideRESTOptions(cfg, stream)
 	api := rest.New(app, guard, repository, log, options)
