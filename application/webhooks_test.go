@@ -170,8 +170,14 @@ func TestWebhookFilters(t *testing.T) {
 	all := f.hook(t, application.WebhookSettings{URL: ptr("https://all.example.com/")})
 	f.churn(t, "b")
 	for _, cmd := range []func() error{
-		func() error { _, err := f.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: a.ID}); return err },
-		func() error { _, err := f.app.Commands.DisconnectDevice.Handle(ctx, application.DisconnectDevice{ID: a.ID}); return err },
+		func() error {
+			_, err := f.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: a.ID})
+			return err
+		},
+		func() error {
+			_, err := f.app.Commands.DisconnectDevice.Handle(ctx, application.DisconnectDevice{ID: a.ID})
+			return err
+		},
 	} {
 		if err := cmd(); err != nil {
 			t.Fatal(err)
