@@ -57,6 +57,7 @@ type Queries struct {
 	ListEvents   ListEventsHandler
 	ListMessages ListMessagesHandler
 	ListKeys     ListKeysHandler
+	CountDevices CountDevicesHandler
 }
 
 // Instance is this gateway process among the instances sharing the database: its ID
@@ -80,10 +81,11 @@ type WebhookPorts struct {
 type Clock func() time.Time
 
 // New builds every use case over the given ports. The feed hands committed events to
-// pub; the caller runs it (App.Commands.Feed.Run).
-func New(repo device.Repository, msgs device.Messages, events device.EventLog, leases cluster.Leases, self Instance, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, hooks WebhookPorts, clock Clock, log *slog.Logger) App {
+// pub; the caller runs it (App.Commands.Feed.Run). obs is told what an operator watches.
+func New(repo device.Repository, msgs device.Messages, events device.EventLog, leases cluster.Leases, self Instance, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, hooks WebhookPorts, clock Clock, obs Observer, log *slog.Logger) App {
+	repo = statusLog{Repository: repo, instance: self.ID, log: log}
 	feed := NewFeed(events, pub, log)
-	owners := &Ownership{self: self.ID, leases: leases, repo: repo, wa: wa, timing: self.Timing, clock: clock, log: log, owned: map[device.ID]int64{}}
+	owners := &Ownership{self: self.ID, leases: leases, repo: repo, wa: wa, timing: self.Timing, clock: clock, obs: obs, log: log, owned: map[device.ID]int64{}}
 	sessions := &SessionEventsHandler{repo: repo, msgs: msgs, owners: owners, feed: feed, clock: clock, log: log}
 	restore := RestoreSessionsHandler{repo: repo, wa: wa, feed: feed, clock: clock, sessions: sessions, log: log}
 	owners.restore = restore
@@ -96,7 +98,7 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, l
 			DisconnectDevice:   DisconnectDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock},
 			LogoutDevice:       LogoutDeviceHandler{repo: repo, wa: wa, feed: feed, owners: owners, clock: clock},
 			RequestPairingCode: RequestPairingCodeHandler{repo: repo, wa: wa},
-			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher},
+			SendMessage:        SendMessageHandler{repo: repo, wa: wa, fetcher: fetcher, obs: obs},
 			RestoreSessions:    restore,
 			Ownership:          owners,
 			Sessions:           sessions,
@@ -116,6 +118,7 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, l
 			ListEvents:   ListEventsHandler{repo: repo, events: events},
 			ListMessages: ListMessagesHandler{repo: repo, msgs: msgs},
 			ListKeys:     ListKeysHandler{keys: keys},
+			CountDevices: CountDevicesHandler{repo: repo},
 		},
 	}
 }

@@ -34,7 +34,7 @@ func newFixture(t *testing.T) fixture {
 	store := memory.NewStore()
 	f := fixture{store: store, repo: store.Devices, wa: memory.NewWhatsApp(), pub: memory.NewPublisher()}
 	f.app = runFeed(t, func(events device.EventLog) application.App {
-		return application.New(f.repo, store.Messages, events, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), f.wa, f.pub, memory.NewFetcher(), memoryHooks(), time.Now, quiet())
+		return application.New(f.repo, store.Messages, events, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), f.wa, f.pub, memory.NewFetcher(), memoryHooks(), time.Now, application.NoObserver{}, quiet())
 	}, store.Log)
 	return f
 }

@@ -163,6 +163,16 @@ func (f *Feed) Flush(ctx context.Context) error {
 	}
 }
 
+// Position is where the feed stands: the id of the last event it delivered, and of the
+// newest event in the log. Their difference is how far listeners are behind.
+func (f *Feed) Position(ctx context.Context) (delivered, newest device.EventID, err error) {
+	f.mu.Lock()
+	delivered = f.next
+	f.mu.Unlock()
+	newest, err = f.log.Last(ctx)
+	return delivered, newest, err
+}
+
 // deliver publishes every event after the cursor, batch after batch.
 func (f *Feed) deliver(ctx context.Context) error {
 	for {

@@ -37,6 +37,7 @@ type Ownership struct {
 	restore RestoreSessionsHandler
 	timing  LeaseTiming
 	clock   Clock
+	obs     Observer
 	log     *slog.Logger
 
 	mu        sync.Mutex
@@ -67,8 +68,12 @@ func (o *Ownership) Claim(ctx context.Context, id device.ID) error {
 		return domain.Errorf(domain.KindConflict, "the session of device %s runs on another instance (%s)", id, l.Owner)
 	}
 	o.mu.Lock()
+	_, renewed := o.owned[id]
 	o.owned[id] = l.Generation
 	o.mu.Unlock()
+	if !renewed {
+		o.obs.LeaseChanged(LeaseClaimed)
+	}
 	return nil
 }
 
@@ -124,7 +129,9 @@ func (o *Ownership) Drop(ctx context.Context, id device.ID) {
 	if held {
 		if err := o.leases.Release(ctx, o.self, []device.ID{id}, o.clock()); err != nil {
 			o.log.WarnContext(ctx, "release lease", "device", id, "err", err)
+			return
 		}
+		o.obs.LeaseChanged(LeaseReleased)
 	}
 }
 
@@ -172,7 +179,7 @@ func (o *Ownership) renew(ctx context.Context) {
 		o.log.Error("renew leases", "err", err, "unrenewed", since)
 		if since >= o.timing.TTL-o.timing.Renew {
 			o.log.Error("leases could not be renewed in time: stopping their sessions before they lapse", "sessions", len(ids))
-			o.stop(ctx, ids)
+			o.stop(ctx, ids, LeaseLost)
 		}
 		return
 	}
@@ -187,7 +194,7 @@ func (o *Ownership) renew(ctx context.Context) {
 	}
 	if len(lost) > 0 {
 		o.log.Warn("leases taken over by another instance: stopping their sessions", "devices", lost)
-		o.stop(ctx, lost)
+		o.stop(ctx, lost, LeaseLost)
 	}
 }
 
@@ -215,19 +222,24 @@ func (o *Ownership) stopEnded(ctx context.Context, held, live []device.ID) {
 	}
 	if len(ended) > 0 {
 		o.log.Info("devices stopped elsewhere: stopping their sessions", "devices", ended)
-		o.stop(ctx, ended)
+		o.stop(ctx, ended, LeaseReleased)
 		if err := o.leases.Release(ctx, o.self, ended, o.clock()); err != nil {
 			o.log.Warn("release leases", "err", err)
 		}
 	}
 }
 
-// stop ends sessions without changing their devices: their next owner runs them.
-func (o *Ownership) stop(ctx context.Context, ids []device.ID) {
+// stop ends sessions without changing their devices: their next owner runs them. Their
+// leases are counted as change.
+func (o *Ownership) stop(ctx context.Context, ids []device.ID, change LeaseChange) {
 	for _, id := range ids {
 		o.mu.Lock()
+		_, held := o.owned[id]
 		delete(o.owned, id)
 		o.mu.Unlock()
+		if held {
+			o.obs.LeaseChanged(change)
+		}
 		if err := o.wa.Disconnect(context.WithoutCancel(ctx), id); err != nil {
 			o.log.Warn("stop session", "device", id, "err", err)
 		}
@@ -299,7 +311,13 @@ func (o *Ownership) Release(ctx context.Context) error {
 	address := o.address
 	o.mu.Unlock()
 	now := o.clock()
-	return errors.Join(o.leases.Release(ctx, o.self, ids, now), o.leases.Beat(ctx, cluster.Instance{ID: o.self, Address: address}, now))
+	err := o.leases.Release(ctx, o.self, ids, now)
+	if err == nil {
+		for range ids {
+			o.obs.LeaseChanged(LeaseReleased)
+		}
+	}
+	return errors.Join(err, o.leases.Beat(ctx, cluster.Instance{ID: o.self, Address: address}, now))
 }
 
 // liveDevices lists the devices whose session should be running.

@@ -16,6 +16,7 @@ import (
 type instance struct {
 	app  application.App
 	wa   *memory.WhatsApp
+	obs  *recordingObserver
 	stop context.CancelFunc // ends its ownership loop without releasing: it dies
 }
 
@@ -24,10 +25,10 @@ var fastLeases = application.LeaseTiming{TTL: 300 * time.Millisecond, Renew: 60 
 
 func startInstance(t *testing.T, name string, store memory.Store, leases *memory.Leases) *instance {
 	t.Helper()
-	in := &instance{wa: memory.NewWhatsApp()}
+	in := &instance{wa: memory.NewWhatsApp(), obs: &recordingObserver{}}
 	in.app = runFeed(t, func(events device.EventLog) application.App {
 		return application.New(store.Devices, store.Messages, events, leases, application.Instance{ID: name, Timing: fastLeases},
-			memory.NewKeys(), in.wa, memory.NewPublisher(), memory.NewFetcher(), memoryHooks(), time.Now, quiet())
+			memory.NewKeys(), in.wa, memory.NewPublisher(), memory.NewFetcher(), memoryHooks(), time.Now, in.obs, quiet())
 	}, store.Log)
 	c, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -110,6 +111,9 @@ func TestOwnership(t *testing.T) {
 	})
 	if a.wa.Connected(device.ID(onB[0])) {
 		t.Fatal("the stopped device's session started on A")
+	}
+	if claimed, released := b.obs.count(application.LeaseClaimed), b.obs.count(application.LeaseReleased); claimed != 2 || released != 2 {
+		t.Fatalf("B's observer counts %d leases claimed and %d released, want 2 and 2", claimed, released)
 	}
 	rest := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(onB, id) })
 

@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"time"
 
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
@@ -20,6 +21,7 @@ type SendMessageHandler struct {
 	repo    device.Repository
 	wa      device.WhatsAppClient
 	fetcher message.Fetcher
+	obs     Observer
 }
 
 func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (message.Receipt, error) {
@@ -55,5 +57,8 @@ func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (messag
 	if err := m.Validate(); err != nil {
 		return message.Receipt{}, err
 	}
-	return h.wa.Send(ctx, id, m)
+	began := time.Now()
+	r, err := h.wa.Send(ctx, id, m)
+	h.obs.MessageSent(time.Since(began), err)
+	return r, err
 }

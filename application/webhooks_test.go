@@ -37,7 +37,7 @@ func newHooksFixture(t *testing.T, timing application.DeliveryTiming) hooksFixtu
 	w := memory.NewWebhooks()
 	f.app = application.New(f.store.Devices, f.store.Messages, f.store.Log, memory.NewLeases(),
 		application.Instance{ID: "test", Timing: application.DefaultLeaseTiming, Delivery: timing}, memory.NewKeys(), memory.NewWhatsApp(),
-		memory.NewPublisher(), memory.NewFetcher(), application.WebhookPorts{Webhooks: w, Deliveries: w.Deliveries(), Sender: f.sender}, time.Now, quiet())
+		memory.NewPublisher(), memory.NewFetcher(), application.WebhookPorts{Webhooks: w, Deliveries: w.Deliveries(), Sender: f.sender}, time.Now, application.NoObserver{}, quiet())
 	c, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); f.app.Commands.Dispatcher.Run(c) }()

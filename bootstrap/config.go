@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/netip"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/application"
@@ -37,7 +40,7 @@ type Config struct {
 	// long to show that events came through Redis.
 	FeedPoll    time.Duration
 	LogLevel    slog.Level // LOG_LEVEL: debug, info, warn, error
-	LogFormat   string     // LOG_FORMAT: text or json
+	LogFormat   string     // LOG_FORMAT: auto (text on a terminal, else json), text or json
 	CORSOrigins []string   // CORS_ORIGINS: comma-separated origins allowed from browsers
 	// SocketIOMaxBuffered (SOCKETIO_MAX_BUFFERED) is how many events may wait for one slow
 	// Socket.io connection before it is closed; 0 for the default.
@@ -76,6 +79,9 @@ type Config struct {
 	// to it the requests for the sessions it runs; default: http:// and the address it
 	// listens on, with the host name when it listens on every interface.
 	InstanceURL string
+	// MetricsToken (METRICS_TOKEN) lets a scraper read /metrics as a bearer token,
+	// without an API key; "" for none (then an admin key is needed).
+	MetricsToken string
 
 	// APIKey is the key callers must present; "" when none is configured (API_KEY set to
 	// the empty string), in which case every authenticated call is refused. A configured
@@ -120,11 +126,12 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		return def
 	}
 	cfg := Config{
-		Host:        get("HOST", ""),
-		DataDir:     get("DATA_DIR", "./data"),
-		DatabaseURL: get("DATABASE_URL", ""),
-		RedisURL:    get("REDIS_URL", ""),
-		LogFormat:   strings.ToLower(get("LOG_FORMAT", "text")),
+		Host:         get("HOST", ""),
+		DataDir:      get("DATA_DIR", "./data"),
+		DatabaseURL:  get("DATABASE_URL", ""),
+		RedisURL:     get("REDIS_URL", ""),
+		LogFormat:    strings.ToLower(get("LOG_FORMAT", "auto")),
+		MetricsToken: get("METRICS_TOKEN", ""),
 
 		InstanceID:            get("INSTANCE_ID", ""),
 		InstanceURL:           get("INSTANCE_URL", ""),
@@ -194,8 +201,11 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL", "")))
 	}
-	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", cfg.LogFormat))
+	if cfg.LogFormat != "auto" && cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be auto, text or json, not %q", cfg.LogFormat))
+	}
+	if n := utf8.RuneCountInString(cfg.MetricsToken); n > 0 && n < MinAPIKeyLength {
+		errs = append(errs, fmt.Errorf("METRICS_TOKEN must have at least %d characters, not %d (openssl rand -hex 32 makes one), or be unset", MinAPIKeyLength, n))
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -215,12 +225,26 @@ func validOrigin(o string) bool {
 func (c Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
 
 // Logger returns the logger the configuration asks for, writing to stderr.
-func (c Config) Logger() *slog.Logger {
+func (c Config) Logger() *slog.Logger { return c.loggerTo(os.Stderr) }
+
+// loggerTo is Logger writing to w. LOG_FORMAT auto writes text to a terminal, for a
+// person, and JSON elsewhere, for the log collector that stderr then goes to.
+func (c Config) loggerTo(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
-	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	if c.LogFormat == "json" || (c.LogFormat != "text" && !IsTerminal(w)) {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// IsTerminal reports whether w is a terminal (TCGETS is what isatty(3) asks).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // APIKeyFile is where a generated API key is kept, under DataDir.

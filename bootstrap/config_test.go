@@ -27,14 +27,45 @@ func TestLoadConfigDefaults(t *testing.T) {
 func TestLoadConfigRejectsBadValues(t *testing.T) {
 	_, err := LoadConfig(env(map[string]string{"PORT": "http", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
 		"CORS_ORIGINS": "https://ok.example.com, app.example.com", "SOCKETIO_MAX_CONNECTIONS_PER_KEY": "-1",
-		"EVENT_RETENTION": "30s", "MESSAGE_RETENTION": "two weeks", "REDIS_URL": "127.0.0.1:6379"}))
+		"EVENT_RETENTION": "30s", "MESSAGE_RETENTION": "two weeks", "REDIS_URL": "127.0.0.1:6379", "METRICS_TOKEN": "short"}))
 	if err == nil {
 		t.Fatal("accepted")
 	}
 	for _, name := range []string{"PORT", "LOG_LEVEL", "LOG_FORMAT", `CORS_ORIGINS must list origins such as https://app.example.com (scheme and host, no path) or *, not "app.example.com"`, "SOCKETIO_MAX_CONNECTIONS_PER_KEY",
-		"REDIS_URL must be a Redis URL", `EVENT_RETENTION must be a duration of at least a minute, such as 168h, not "30s"`, `MESSAGE_RETENTION must be a duration of at least a minute, such as 168h, not "two weeks"`} {
+		"REDIS_URL must be a Redis URL", "METRICS_TOKEN must have at least 32 characters, not 5", `EVENT_RETENTION must be a duration of at least a minute, such as 168h, not "30s"`, `MESSAGE_RETENTION must be a duration of at least a minute, such as 168h, not "two weeks"`} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+// TestLogFormat checks that LOG_FORMAT auto (the default) writes text to a terminal and
+// JSON elsewhere, and that text and json are obeyed everywhere.
+func TestLogFormat(t *testing.T) {
+	tty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0) // a pseudo-terminal's master is a terminal
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	pipe, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pipe.Close()
+	defer w.Close()
+	cfg, err := LoadConfig(env(nil))
+	if err != nil || cfg.LogFormat != "auto" {
+		t.Fatalf("default LOG_FORMAT %q, %v", cfg.LogFormat, err)
+	}
+	for _, c := range []struct {
+		format string
+		to     *os.File
+		json   bool
+	}{{"auto", tty, false}, {"auto", w, true}, {"text", w, false}, {"json", tty, true}} {
+		cfg.LogFormat = c.format
+		_, isJSON := cfg.loggerTo(c.to).Handler().(*slog.JSONHandler)
+		if isJSON != c.json {
+			t.Errorf("LOG_FORMAT=%s to %s: JSON %v, want %v", c.format, c.to.Name(), isJSON, c.json)
 		}
 	}
 }

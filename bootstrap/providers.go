@@ -3,8 +3,10 @@ package bootstrap
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/google/wire"
@@ -15,6 +17,7 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/adapters/outbound/fetch"
 	"github.com/wagate/wagate/adapters/outbound/memory"
+	"github.com/wagate/wagate/adapters/outbound/metrics"
 	"github.com/wagate/wagate/adapters/outbound/redis"
 	"github.com/wagate/wagate/adapters/outbound/socketio"
 	"github.com/wagate/wagate/adapters/outbound/whatsmeow"
@@ -28,7 +31,30 @@ import (
 
 // coreSet is the gateway without its outbound adapters.
 var coreSet = wire.NewSet(application.New, provideInstance, providePoster, wire.Struct(new(application.WebhookPorts), "*"), provideRelay, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
-	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), wire.Bind(new(rest.Authenticator), new(*apikey.Guard)), NewGateway)
+	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), wire.Bind(new(rest.Authenticator), new(*apikey.Guard)), NewGateway,
+	metrics.New, provideMetricsHandler, wire.Bind(new(application.Observer), new(*metrics.Metrics)))
+
+// Build wires the gateway as the binary runs it. Records logged with the context of a
+// REST request carry its id.
+func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(), error) {
+	return build(ctx, cfg, slog.New(rest.LogRequestIDs(log.Handler())))
+}
+
+// BuildInMemory wires the gateway with every outbound adapter in memory, logging as
+// Build does.
+func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
+	return buildInMemory(cfg, slog.New(rest.LogRequestIDs(log.Handler())))
+}
+
+// metricsHandler serves /metrics.
+type metricsHandler http.Handler
+
+// provideMetricsHandler has the metrics read, at each scrape, the devices by status, the
+// event feed's lag and the database pool (nil without a database).
+func provideMetricsHandler(m *metrics.Metrics, app application.App, pool *sql.DB) metricsHandler {
+	m.Watch(metrics.Sources{Devices: app.Queries.CountDevices.Handle, Feed: app.Commands.Feed.Position, DB: pool})
+	return m.Handler()
+}
 
 // databaseSet stores devices in SQLite or PostgreSQL, which instances share, with the
 // Redis (when configured) through which they wake each other.
@@ -43,12 +69,15 @@ var databaseSet = wire.NewSet(
 	database.NewWebhooks, provideDeliveries,
 	wire.Bind(new(webhook.Repository), new(*database.Webhooks)),
 	wire.Bind(new(webhook.Deliveries), new(*database.Deliveries)),
-	provideRedis,
+	provideRedis, provideDBPool,
 )
+
+// provideDBPool is the database's connection pool, whose use the metrics show.
+func provideDBPool(db *bun.DB) *sql.DB { return db.DB }
 
 // memoryStoreSet keeps devices in memory, for one instance: without Redis.
 var memoryStoreSet = wire.NewSet(
-	memory.NewStore, wire.FieldsOf(new(memory.Store), "Devices", "Messages", "Log"), memory.NewKeys, memory.NewLeases, noRedis,
+	memory.NewStore, wire.FieldsOf(new(memory.Store), "Devices", "Messages", "Log"), memory.NewKeys, memory.NewLeases, noRedis, noDBPool,
 	wire.Bind(new(cluster.Leases), new(*memory.Leases)),
 	wire.Bind(new(device.Repository), new(*memory.Repository)),
 	wire.Bind(new(device.Messages), new(*memory.Messages)),
@@ -59,6 +88,9 @@ var memoryStoreSet = wire.NewSet(
 	wire.Bind(new(webhook.Repository), new(*memory.Webhooks)),
 	wire.Bind(new(webhook.Deliveries), new(*memory.Deliveries)),
 )
+
+// noDBPool is the absence of a database connection pool, with devices in memory.
+func noDBPool() *sql.DB { return nil }
 
 // whatsAppSet runs WhatsApp sessions through whatsmeow, stored in the gateway's database.
 var whatsAppSet = wire.NewSet(
@@ -93,9 +125,9 @@ func provideDeliveries(w *database.Webhooks) *database.Deliveries { return w.Del
 
 func provideMemoryDeliveries(w *memory.Webhooks) *memory.Deliveries { return w.Deliveries() }
 
-func provideSocketIO(cfg Config, keys *apikey.Guard, valid application.ValidKeysHandler, devices device.Repository, events device.EventLog, log *slog.Logger) *socketio.Gateway {
+func provideSocketIO(cfg Config, keys *apikey.Guard, valid application.ValidKeysHandler, devices device.Repository, events device.EventLog, m *metrics.Metrics, log *slog.Logger) *socketio.Gateway {
 	return socketio.New(keys, valid, devices, events, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered,
-		MaxConnectionsPerKey: cfg.SocketIOMaxConnectionsPerKey})
+		MaxConnectionsPerKey: cfg.SocketIOMaxConnectionsPerKey, Observer: m})
 }
 
 func provideRecordingPublisher(sockets *socketio.Gateway, rec *memory.Publisher) device.EventPublisher {
@@ -113,8 +145,8 @@ func (f fanout) Publish(ctx context.Context, r device.Record) error {
 	return errors.Join(errs...)
 }
 
-func provideRESTOptions(cfg Config, stream *redis.Stream) rest.Options {
-	o := rest.Options{MaxMediaBytes: cfg.MediaMaxBytes}
+func provideRESTOptions(cfg Config, stream *redis.Stream, m *metrics.Metrics, scrape metricsHandler) rest.Options {
+	o := rest.Options{MaxMediaBytes: cfg.MediaMaxBytes, Observer: m, Metrics: scrape, MetricsToken: cfg.MetricsToken}
 	if stream != nil {
 		o.Dependencies = append(o.Dependencies, rest.Dependency{Name: "Redis", Pinger: stream})
 	}
@@ -123,11 +155,11 @@ func provideRESTOptions(cfg Config, stream *redis.Stream) rest.Options {
 
 // provideRedis connects to the Redis of REDIS_URL, if set (nil otherwise), that carries
 // between instances the news that events were committed.
-func provideRedis(cfg Config, log *slog.Logger) (*redis.Stream, func(), error) {
+func provideRedis(cfg Config, m *metrics.Metrics, log *slog.Logger) (*redis.Stream, func(), error) {
 	if cfg.RedisURL == "" {
 		return nil, func() {}, nil
 	}
-	s, err := redis.New(cfg.RedisURL, log, redis.Options{})
+	s, err := redis.New(cfg.RedisURL, log, redis.Options{Observer: m})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -162,9 +194,9 @@ func provideAdminKey(cfg Config) application.AdminKey { return application.Admin
 
 // provideWhatsApp starts the whatsmeow adapter; its cleanup ends every session without
 // changing the devices, so that the next start restores them.
-func provideWhatsApp(ctx context.Context, db *bun.DB, msgs device.Messages, cfg Config, log *slog.Logger) (*whatsmeow.Client, func(), error) {
+func provideWhatsApp(ctx context.Context, db *bun.DB, msgs device.Messages, cfg Config, m *metrics.Metrics, log *slog.Logger) (*whatsmeow.Client, func(), error) {
 	c, err := whatsmeow.New(ctx, db, database.Exclusively, msgs, whatsmeow.Config{
-		ServerURL: cfg.WhatsAppServerURL, RootKey: cfg.WhatsAppServerRootKey, MediaMaxBytes: cfg.MediaMaxBytes,
+		ServerURL: cfg.WhatsAppServerURL, RootKey: cfg.WhatsAppServerRootKey, MediaMaxBytes: cfg.MediaMaxBytes, Observer: m,
 	}, log)
 	if err != nil {
 		return nil, nil, err

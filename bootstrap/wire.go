@@ -12,15 +12,16 @@ import (
 	"github.com/wagate/wagate/domain/device"
 )
 
-// Build wires the gateway as the binary runs it.
-func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(), error) {
+// build wires the gateway as the binary runs it (see Build).
+func build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(), error) {
 	wire.Build(coreSet, databaseSet, whatsAppSet,
 		wire.Bind(new(device.EventPublisher), new(*socketio.Gateway)))
 	return nil, nil, nil
 }
 
-// BuildInMemory wires the gateway with every outbound adapter in memory.
-func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
+// buildInMemory wires the gateway with every outbound adapter in memory (see
+// BuildInMemory).
+func buildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	wire.Build(coreSet, memoryStoreSet, memoryWhatsAppSet, recordingPublisherSet, wire.Struct(new(InMemory), "*"))
 	return nil, nil
 }

@@ -11,14 +11,15 @@ import (
 	"github.com/wagate/wagate/adapters/inbound/rest"
 	"github.com/wagate/wagate/adapters/outbound/database"
 	"github.com/wagate/wagate/adapters/outbound/memory"
+	"github.com/wagate/wagate/adapters/outbound/metrics"
 	"github.com/wagate/wagate/application"
 	"log/slog"
 )
 
 // Injectors from wire.go:
 
-// Build wires the gateway as the binary runs it.
-func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(), error) {
+// build wires the gateway as the binary runs it (see Build).
+func build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(), error) {
 	db, cleanup, err := provideDatabase(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
@@ -30,7 +31,8 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	leases := database.NewLeases(db)
 	instance := provideInstance(cfg)
 	keys := database.NewKeys(db)
-	client, cleanup2, err := provideWhatsApp(ctx, db, messages, cfg, log)
+	metricsMetrics := metrics.New()
+	client, cleanup2, err := provideWhatsApp(ctx, db, messages, cfg, metricsMetrics, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -39,7 +41,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	clock := provideClock()
 	guard := provideGuard(keys, adminKey, clock, log)
 	validKeysHandler := application.NewValidKeys(keys, clock)
-	gateway := provideSocketIO(cfg, guard, validKeysHandler, devices, events, log)
+	gateway := provideSocketIO(cfg, guard, validKeysHandler, devices, events, metricsMetrics, log)
 	fetcher := provideFetcher(cfg)
 	webhooks := database.NewWebhooks(db)
 	deliveries := provideDeliveries(webhooks)
@@ -49,14 +51,16 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 		Deliveries: deliveries,
 		Sender:     sender,
 	}
-	app := application.New(devices, messages, events, leases, instance, keys, client, gateway, fetcher, webhookPorts, clock, log)
-	stream, cleanup3, err := provideRedis(cfg, log)
+	app := application.New(devices, messages, events, leases, instance, keys, client, gateway, fetcher, webhookPorts, clock, metricsMetrics, log)
+	stream, cleanup3, err := provideRedis(cfg, metricsMetrics, log)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	options := provideRESTOptions(cfg, stream)
+	sqlDB := provideDBPool(db)
+	bootstrapMetricsHandler := provideMetricsHandler(metricsMetrics, app, sqlDB)
+	options := provideRESTOptions(cfg, stream, metricsMetrics, bootstrapMetricsHandler)
 	api := rest.New(app, guard, devices, log, options)
 	relay := provideRelay(stream)
 	bootstrapGateway := NewGateway(app, api, gateway, client, relay, cfg, log)
@@ -67,8 +71,9 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	}, nil
 }
 
-// BuildInMemory wires the gateway with every outbound adapter in memory.
-func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
+// buildInMemory wires the gateway with every outbound adapter in memory (see
+// BuildInMemory).
+func buildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	store := memory.NewStore()
 	repository := store.Devices
 	messages := store.Messages
@@ -81,7 +86,8 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	clock := provideClock()
 	guard := provideGuard(keys, adminKey, clock, log)
 	validKeysHandler := application.NewValidKeys(keys, clock)
-	gateway := provideSocketIO(cfg, guard, validKeysHandler, repository, memoryLog, log)
+	metricsMetrics := metrics.New()
+	gateway := provideSocketIO(cfg, guard, validKeysHandler, repository, memoryLog, metricsMetrics, log)
 	publisher := memory.NewPublisher()
 	eventPublisher := provideRecordingPublisher(gateway, publisher)
 	fetcher := provideFetcher(cfg)
@@ -93,9 +99,11 @@ func BuildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 		Deliveries: deliveries,
 		Sender:     sender,
 	}
-	app := application.New(repository, messages, memoryLog, leases, instance, keys, whatsApp, eventPublisher, fetcher, webhookPorts, clock, log)
+	app := application.New(repository, messages, memoryLog, leases, instance, keys, whatsApp, eventPublisher, fetcher, webhookPorts, clock, metricsMetrics, log)
 	stream := noRedis()
-	options := provideRESTOptions(cfg, stream)
+	db := noDBPool()
+	bootstrapMetricsHandler := provideMetricsHandler(metricsMetrics, app, db)
+	options := provideRESTOptions(cfg, stream, metricsMetrics, bootstrapMetricsHandler)
 	api := rest.New(app, guard, repository, log, options)
 	relay := provideRelay(stream)
 	bootstrapGateway := NewGateway(app, api, gateway, whatsApp, relay, cfg, log)

@@ -18,8 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/wagate/wagate/bootstrap"
 )
 
@@ -104,21 +102,11 @@ func health(ctx context.Context, cfg bootstrap.Config) error {
 // redirected stdout are often shipped elsewhere (container runtimes collect both), so
 // otherwise it only logs where the key is kept.
 func announceKey(stdout io.Writer, log *slog.Logger, path, key string) {
-	if !isTerminal(stdout) {
+	if !bootstrap.IsTerminal(stdout) {
 		log.Info("generated an API key: read it from the key file (it is not printed, as stdout is not a terminal)", "file", path)
 		return
 	}
 	fmt.Fprintf(stdout, "\n  wagate generated an API key and saved it in %s:\n\n    %s\n\n"+
 		"  Send it as the X-API-Key header (or Authorization: Bearer) to the REST API,\n"+
 		"  and as apiKey to Socket.io. Set API_KEY to choose your own.\n\n", path, key)
-}
-
-// isTerminal reports whether w is a terminal (TCGETS is what isatty(3) asks).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

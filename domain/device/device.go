@@ -3,6 +3,7 @@
 package device
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -91,6 +92,10 @@ func (d *Device) Status() Status { return d.status }
 // JID is the device's WhatsApp address once linked, "" before.
 func (d *Device) JID() string { return d.jid }
 
+// Recorded returns the events recorded since the last PullEvents without taking them:
+// for callers that watch a change, such as the log line of a change of status.
+func (d *Device) Recorded() []Event { return slices.Clip(d.events) }
+
 // PullEvents returns the events recorded since the last call and forgets them. Callers
 // publish them once the change that produced them is stored.
 func (d *Device) PullEvents() []Event {
@@ -115,7 +120,7 @@ func (d *Device) Connect(now time.Time) error {
 	if d.status.Live() {
 		return domain.Errorf(domain.KindConflict, "device is already %s", d.status)
 	}
-	return d.moveTo(StatusConnecting, now)
+	return d.moveTo(StatusConnecting, CauseConnect, now)
 }
 
 // Disconnect stops the session on request. A linked session is kept for the next Connect.
@@ -145,7 +150,7 @@ func (d *Device) ShowQR(code string, expiresAt, now time.Time) error {
 		return domain.Errorf(domain.KindInvalid, "empty QR code")
 	}
 	if d.status != StatusPairing {
-		if err := d.moveTo(StatusPairing, now); err != nil {
+		if err := d.moveTo(StatusPairing, CauseQR, now); err != nil {
 			return err
 		}
 	}
@@ -168,7 +173,7 @@ func (d *Device) Authenticate(l Link, now time.Time) error {
 	if l.JID == "" {
 		return domain.Errorf(domain.KindInvalid, "authenticated without a JID")
 	}
-	if err := d.moveTo(StatusAuthenticated, now); err != nil {
+	if err := d.moveTo(StatusAuthenticated, CausePaired, now); err != nil {
 		return err
 	}
 	d.jid, d.phoneNumber, d.pushName, d.businessName = l.JID, l.PhoneNumber, l.PushName, l.BusinessName
@@ -187,7 +192,7 @@ type Link struct {
 // MarkReady records that the session is logged in and connected. pushName updates the
 // account's display name when WhatsApp sent one.
 func (d *Device) MarkReady(pushName string, now time.Time) error {
-	if err := d.moveTo(StatusReady, now); err != nil {
+	if err := d.moveTo(StatusReady, CauseLoggedIn, now); err != nil {
 		return err
 	}
 	if pushName != "" {
@@ -216,7 +221,7 @@ func (d *Device) LoseConnection(reason Reason, now time.Time) error {
 	if d.status == StatusConnecting {
 		return nil // still reconnecting after an earlier drop: nothing new to tell
 	}
-	if err := d.moveTo(StatusConnecting, now); err != nil {
+	if err := d.moveTo(StatusConnecting, string(reason), now); err != nil {
 		return err
 	}
 	d.lastDisconnectReason = reason
@@ -241,7 +246,7 @@ func (d *Device) Fail(reason Reason, until, now time.Time) error {
 }
 
 func (d *Device) disconnect(to Status, reason Reason, now time.Time) error {
-	if err := d.moveTo(to, now); err != nil {
+	if err := d.moveTo(to, string(reason), now); err != nil {
 		return err
 	}
 	d.lastDisconnectReason = reason
@@ -250,17 +255,18 @@ func (d *Device) disconnect(to Status, reason Reason, now time.Time) error {
 }
 
 // moveTo is the only place that changes the status: it checks the transition table and
-// records the `state` event.
-func (d *Device) moveTo(to Status, now time.Time) error {
+// records the `state` event, with the status it leaves and why (cause).
+func (d *Device) moveTo(to Status, cause string, now time.Time) error {
 	if !CanTransition(d.status, to) {
 		return domain.Errorf(domain.KindConflict, "device cannot go from %s to %s", d.status, to)
 	}
+	from := d.status
 	d.status = to
 	d.updatedAt = stamp(now)
 	if to != StatusPairing {
 		d.qr, d.qrExpiresAt = "", time.Time{}
 	}
-	d.record(StateChanged{header(d.id, now), to})
+	d.record(StateChanged{Header: header(d.id, now), Status: to, From: from, Cause: cause})
 	return nil
 }
 
@@ -309,5 +315,5 @@ func (d *Device) Resume(now time.Time) error {
 	case !d.status.Live():
 		return domain.Errorf(domain.KindConflict, "device is not connected (status %s)", d.status)
 	}
-	return d.moveTo(StatusConnecting, now)
+	return d.moveTo(StatusConnecting, CauseResume, now)
 }

@@ -112,27 +112,32 @@ func TestLinkingFlowEvents(t *testing.T) {
 		do   func() error
 		want []string
 	}{
-		{func() error { return d.Connect(t0) }, []string{"state:connecting"}},
-		{func() error { return d.ShowQR("2@a", t0.Add(time.Minute), t0) }, []string{"state:pairing", "qr"}},
+		{func() error { return d.Connect(t0) }, []string{"state:created>connecting(connect)"}},
+		{func() error { return d.ShowQR("2@a", t0.Add(time.Minute), t0) }, []string{"state:connecting>pairing(qr)", "qr"}},
 		{func() error { return d.ShowQR("2@b", t0.Add(2*time.Minute), t0.Add(time.Minute)) }, []string{"qr"}},
 		{func() error {
 			return d.Authenticate(Link{JID: "15551234567.0:7@s.whatsapp.net", PhoneNumber: "15551234567", PushName: "Ann"}, t0)
-		}, []string{"state:authenticated", "authenticated"}},
-		{func() error { return d.MarkReady("", t0) }, []string{"state:ready", "ready"}},
-		{func() error { return d.LoseConnection(ReasonConnectionLost, t0) }, []string{"state:connecting", "disconnected"}},
+		}, []string{"state:pairing>authenticated(paired)", "authenticated"}},
+		{func() error { return d.MarkReady("", t0) }, []string{"state:authenticated>ready(logged_in)", "ready"}},
+		{func() error { return d.LoseConnection(ReasonConnectionLost, t0) }, []string{"state:ready>connecting(connection_lost)", "disconnected"}},
 		{func() error { return d.LoseConnection(ReasonConnectionLost, t0) }, nil},
-		{func() error { return d.MarkReady("", t0) }, []string{"state:ready", "ready"}},
-		{func() error { return d.LogOut(ReasonLoggedOut, t0) }, []string{"state:logged_out", "disconnected"}},
+		{func() error { return d.MarkReady("", t0) }, []string{"state:connecting>ready(logged_in)", "ready"}},
+		{func() error { return d.LogOut(ReasonLoggedOut, t0) }, []string{"state:ready>logged_out(logged_out)", "disconnected"}},
 	}
 	for i, step := range steps {
 		if err := step.do(); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		var got []string
-		for _, e := range d.PullEvents() {
+		recorded := d.Recorded()
+		pulled := d.PullEvents()
+		if len(recorded) != len(pulled) || len(d.Recorded()) != 0 {
+			t.Fatalf("step %d: %d events recorded, %d pulled, %d left", i, len(recorded), len(pulled), len(d.Recorded()))
+		}
+		for _, e := range pulled {
 			name := e.Name()
 			if sc, ok := e.(StateChanged); ok {
-				name += ":" + sc.Status.String()
+				name += ":" + sc.From.String() + ">" + sc.Status.String() + "(" + sc.Cause + ")"
 			}
 			got = append(got, name)
 		}

@@ -55,11 +55,24 @@ func NewMessageReceived(id ID, m message.Message, now time.Time) MessageReceived
 	return MessageReceived{header(id, now), m}
 }
 
-// StateChanged: the device's status changed.
+// StateChanged: the device's status changed to Status. From and Cause are not in the
+// payload: they explain the change in the gateway's log. Cause is the disconnect Reason
+// when the device lost or ended its connection, else one of the Cause constants.
 type StateChanged struct {
 	Header
 	Status Status
+	From   Status
+	Cause  string
 }
+
+// Why a device's status changed, besides the disconnect reasons.
+const (
+	CauseConnect  = "connect"   // connecting was asked for
+	CauseQR       = "qr"        // the first QR code to scan arrived
+	CausePaired   = "paired"    // the phone accepted the link
+	CauseLoggedIn = "logged_in" // the session logged in
+	CauseResume   = "resume"    // the session is started again (restart, or taken over from another instance)
+)
 
 // Disconnected: the device lost (or ended) its connection.
 type Disconnected struct {

@@ -13,6 +13,8 @@ type Repository interface {
 	Create(ctx context.Context, d *Device) error
 	Get(ctx context.Context, id ID) (*Device, error)
 	List(ctx context.Context, f Filter) (Page, error)
+	// Count counts the devices in each status; statuses without devices may be absent.
+	Count(ctx context.Context) (map[Status]int, error)
 	// Update loads the device, applies fn and stores the result together with the
 	// events fn recorded (appended to the event log, see PullEvents), atomically. When fn
 	// returns an error nothing is stored and that error is returned.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -75,8 +76,21 @@ func TestInstancesShareSessions(t *testing.T) {
 	}
 	for owner, held := range held {
 		other := gws[(slices.Index(gws, byInstance[owner])+1)%3]
+		// The request's id goes along, and comes back once.
+		req, _ := http.NewRequest("POST", other.base+"/api/v1/devices/"+held[0]+"/messages", strings.NewReader(`{"to":"+15557999998","text":"via another instance"}`))
+		req.Header.Set("X-API-Key", apiKey)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-Id", "carried-"+owner)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var receipt struct{ ID string }
-		other.api.call("POST", "/api/v1/devices/"+held[0]+"/messages", `{"to":"+15557999998","text":"via another instance"}`, http.StatusCreated, &receipt)
+		err = json.NewDecoder(res.Body).Decode(&receipt)
+		res.Body.Close()
+		if rid := res.Header.Values("X-Request-Id"); err != nil || res.StatusCode != http.StatusCreated || len(rid) != 1 || rid[0] != "carried-"+owner {
+			t.Fatalf("sent through %s: %s, X-Request-Id %q, %v", other.instance(), res.Status, rid, err)
+		}
 		phone := phones[slices.Index(ids, held[0])]
 		sent, err := sim.Sent(phone)
 		if err != nil || len(sent) == 0 || sent[len(sent)-1].ID != receipt.ID {

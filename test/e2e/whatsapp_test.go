@@ -321,6 +321,21 @@ func TestWhatsAppKickBanDrop(t *testing.T) {
 	if banned.Status != "failed" || banned.BanExpiresAt == nil || banned.BanExpiresAt.Sub(time.Now()) < 50*time.Minute {
 		t.Fatalf("after ban %+v", banned)
 	}
+	m := scrape(t, gw.base(), "X-API-Key "+apiKey)
+	for _, c := range []struct {
+		name   string
+		labels []string
+	}{
+		{"wagate_whatsapp_stream_replaced_total", nil}, {"wagate_whatsapp_bans_total", nil},
+		{"wagate_whatsapp_disconnects_total", []string{"reason", "stream_replaced"}},
+		{"wagate_whatsapp_disconnects_total", []string{"reason", "temporary_ban"}},
+		{"wagate_whatsapp_disconnects_total", []string{"reason", "connection_lost"}},
+		{"wagate_devices", []string{"status", "failed"}},
+	} {
+		if n := m.value(t, c.name, c.labels...); n != 1 {
+			t.Errorf("%s%v = %v, want 1", c.name, c.labels, n)
+		}
+	}
 }
 
 // TestWhatsAppMedia sends a file fetched from a URL and receives one, downloading it

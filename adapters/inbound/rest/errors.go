@@ -126,7 +126,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		code, message := describe(err)
 		status := statusOf(code)
 		if status == http.StatusInternalServerError {
-			log.Error("request failed", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
+			log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		}
 		if s := retryAfter(err); s != "" {
 			c.Set(fiber.HeaderRetryAfter, s)
@@ -140,7 +140,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code, message := describe(err)
 	status := statusOf(code)
 	if status == http.StatusInternalServerError {
-		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if s := retryAfter(err); s != "" {
 		w.Header().Set("Retry-After", s)

@@ -56,8 +56,10 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request, id device.ID, addr
 			pr.Out.Header.Set(forwardedHeader, "1")
 		},
 		Transport: forwarding,
+		// The owner answers with the request's id, which this instance has set already.
+		ModifyResponse: func(res *http.Response) error { res.Header.Del(RequestIDHeader); return nil },
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			a.log.Warn("the instance running a session did not answer", "device", id, "instance", address, "err", err)
+			a.log.WarnContext(r.Context(), "the instance running a session did not answer", "device", id, "instance", address, "err", err)
 			a.writeError(w, r, domain.Errorf(domain.KindUnavailable, "the instance running the session of device %s did not answer", id))
 		},
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/application"
@@ -37,6 +36,12 @@ type Options struct {
 	MaxUploads int
 	// Dependencies are what /readyz checks besides storage.
 	Dependencies []Dependency
+	// Observer is told of every request answered; nil: nobody.
+	Observer Observer
+	// Metrics, when set, is served at /metrics to callers presenting MetricsToken (as
+	// a bearer token) or an admin key.
+	Metrics      http.Handler
+	MetricsToken string
 }
 
 // Dependency is something besides storage that the gateway needs to be ready, such as
@@ -66,17 +71,27 @@ type API struct {
 	fiber        *fiber.App
 	opts         Options
 	maxSendBytes int64
-	uploads      chan struct{} // one token per large body being received
+	uploads      chan struct{}     // one token per large body being received
+	routes       map[string]string // fiber's route paths to their labels (fiberRoutes)
 }
 
-// accessLocal is the fiber Locals key of the caller's key.Access.
-const accessLocal = "wagate.access"
+// The fiber Locals keys of the caller's key.Access, of the request (its *exchange, for
+// its id and route) and of the request's context.
+const (
+	accessLocal   = "wagate.access"
+	exchangeLocal = "wagate.exchange"
+	contextLocal  = "wagate.context"
+)
 
 // New builds the API's routes.
 func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logger, o Options) *API {
 	if o.MaxUploads <= 0 {
 		o.MaxUploads = DefaultMaxUploads
 	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
+	}
+	log = slog.New(LogRequestIDs(log.Handler()))
 	// base64 takes 4 bytes for 3, and the rest of the message fits in MaxBodyBytes.
 	a := &API{app: app, guard: guard, ready: ready, log: log, opts: o,
 		maxSendBytes: o.MaxMediaBytes/3*4 + MaxBodyBytes, uploads: make(chan struct{}, o.MaxUploads)}
@@ -91,7 +106,7 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 		Immutable: true,
 		BodyLimit: MaxBodyBytes,
 	})
-	f.Use(recover.New(), requestid.New(), a.accessLog)
+	f.Use(recover.New(), a.handleErrors)
 	f.Get("/healthz", a.healthz)
 	f.Get("/readyz", a.readyz)
 
@@ -126,6 +141,7 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	hooks.Post("/:id/redeliver", a.redeliverWebhook)
 	hooks.Post("/:id/test", a.pingWebhook)
 	a.fiber = f
+	a.routes = fiberRoutes(f)
 	return a
 }
 
@@ -141,9 +157,12 @@ func (a *API) Handler() http.Handler {
 	for _, route := range []string{"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code"} {
 		mux.Handle(route, a.authenticated(a.atOwner(a.serveFiber)))
 	}
+	if a.opts.Metrics != nil {
+		mux.HandleFunc("GET /metrics", a.metricsHandler)
+	}
 	mux.Handle("/api/v1/", a.authenticated(a.serveFiber))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serveFiber(w, r, nil) }))
-	return mux
+	return a.observe(mux)
 }
 
 // authenticated lets a request through with what its key allows, from X-API-Key or a
@@ -202,6 +221,11 @@ func (a *API) serveFiber(w http.ResponseWriter, r *http.Request, access *key.Acc
 	if access != nil {
 		fctx.SetUserValue(accessLocal, *access)
 	}
+	// The handlers get the request's values (its id, for logs) but not its
+	// cancellation: a use case under way finishes when its caller goes away.
+	fctx.SetUserValue(contextLocal, context.WithoutCancel(r.Context()))
+	x, _ := r.Context().Value(exchangeKey{}).(*exchange)
+	fctx.SetUserValue(exchangeLocal, x)
 	a.fiber.Handler()(&fctx)
 	fctx.Response.Header.VisitAll(func(k, v []byte) { w.Header().Add(string(k), string(v)) })
 	w.WriteHeader(fctx.Response.StatusCode())
@@ -238,13 +262,13 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := a.ready.Ping(ctx); err != nil {
-		a.log.Warn("readiness check failed", "err", err)
+		a.log.WarnContext(ctx, "readiness check failed", "err", err)
 		return domain.Errorf(domain.KindUnavailable, "the database is not reachable")
 	}
 	var down []string
 	for _, d := range a.opts.Dependencies {
 		if err := d.Ping(ctx); err != nil {
-			a.log.Warn("readiness check failed", "dependency", d.Name, "err", err)
+			a.log.WarnContext(ctx, "readiness check failed", "dependency", d.Name, "err", err)
 			down = append(down, d.Name)
 		}
 	}
@@ -258,21 +282,24 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 
-// accessLog logs each request without its headers or query, where keys could be.
-func (a *API) accessLog(c *fiber.Ctx) error {
-	start := time.Now()
+// handleErrors gives the handlers the request's context, answers the errors they
+// return, and records the route the request matched, for observe.
+func (a *API) handleErrors(c *fiber.Ctx) error {
+	if ctx, ok := c.Locals(contextLocal).(context.Context); ok {
+		c.SetUserContext(ctx)
+	}
 	err := c.Next()
+	route := a.routes[c.Route().Path]
 	if err != nil {
+		if code, _ := describe(err); code == codeRouteNotFound || code == codeMethodNotAllowed {
+			route = unmatchedRoute
+		}
 		if herr := c.App().ErrorHandler(c, err); herr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
 	}
-	a.log.Debug("request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
-		"duration", time.Since(start), "request_id", requestID(c))
+	if x, ok := c.Locals(exchangeLocal).(*exchange); ok && x != nil {
+		x.route = route
+	}
 	return nil
-}
-
-func requestID(c *fiber.Ctx) string {
-	id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
-	return id
 }

@@ -119,6 +119,25 @@ func (r *Devices) List(ctx context.Context, f device.Filter) (device.Page, error
 	return page, nil
 }
 
+func (r *Devices) Count(ctx context.Context) (map[device.Status]int, error) {
+	var rows []struct {
+		Status string `bun:"status"`
+		N      int    `bun:"n"`
+	}
+	if err := r.db.NewSelect().Model((*deviceRow)(nil)).Column("status").ColumnExpr("count(*) AS n").Group("status").Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
+	}
+	counts := make(map[device.Status]int, len(rows))
+	for _, row := range rows {
+		s, err := device.ParseStatus(row.Status)
+		if err != nil {
+			return nil, fmt.Errorf("count devices: stored status: %w", err)
+		}
+		counts[s] = row.N
+	}
+	return counts, nil
+}
+
 func (r *Devices) Update(ctx context.Context, id device.ID, fn func(*device.Device) error) (*device.Device, error) {
 	var d *device.Device
 	err := r.journal.run(ctx, func(ctx context.Context, tx bun.Tx) error {

@@ -70,6 +70,16 @@ func (r *Repository) List(_ context.Context, f device.Filter) (device.Page, erro
 	return page, nil
 }
 
+func (r *Repository) Count(context.Context) (map[device.Status]int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	counts := map[device.Status]int{}
+	for _, s := range r.devices {
+		counts[s.Status]++
+	}
+	return counts, nil
+}
+
 func (r *Repository) Update(_ context.Context, id device.ID, fn func(*device.Device) error) (*device.Device, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -28,7 +28,21 @@ type Options struct {
 	Key string
 	// MaxLen bounds the stream, approximately (MAXLEN ~), DefaultMaxLen when 0.
 	MaxLen int64
+	// Observer is told how talking to Redis goes (metrics); nil: nobody.
+	Observer Observer
 }
+
+// Observer is told how talking to Redis goes: each failure to announce or to read, and
+// whether the last attempt reached Redis. It must return at once.
+type Observer interface {
+	RedisFailed(op string) // op: "announce" or "read"
+	RedisReachable(ok bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) RedisFailed(string)  {}
+func (noObserver) RedisReachable(bool) {}
 
 const (
 	DefaultKey    = "wagate:events"
@@ -57,6 +71,7 @@ type Stream struct {
 	// self tells this instance's announcements from the others' on the stream.
 	self string
 	log  *slog.Logger
+	obs  Observer
 
 	// pending is the newest id announced and not yet sent; kick tells the writer.
 	pending atomic.Int64
@@ -84,7 +99,10 @@ func New(url string, log *slog.Logger, o Options) (*Stream, error) {
 	opts.DialerRetries = 1
 	opts.DialTimeout = 2 * time.Second
 	s := &Stream{client: goredis.NewClient(opts), key: o.Key, maxLen: o.MaxLen, self: rand.Text(), log: log,
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), obs: o.Observer}
+	if s.obs == nil {
+		s.obs = noObserver{}
+	}
 	if s.key == "" {
 		s.key = DefaultKey
 	}
@@ -148,6 +166,8 @@ func (s *Stream) write(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			s.obs.RedisFailed("announce")
+			s.obs.RedisReachable(false)
 			if t.due() {
 				s.log.Warn("redis: announce events to the other instances", "err", err, "event", id)
 			}
@@ -157,6 +177,7 @@ func (s *Stream) write(ctx context.Context) {
 			s.retry()
 			continue
 		}
+		s.obs.RedisReachable(true)
 		if b.failed() {
 			s.log.Info("redis: announcing events again")
 		}
@@ -206,6 +227,8 @@ func (s *Stream) read(ctx context.Context, wake func()) {
 			if ctx.Err() != nil {
 				return
 			}
+			s.obs.RedisFailed("read")
+			s.obs.RedisReachable(false)
 			if t.due() {
 				s.log.Warn("redis: read the other instances' announcements", "err", err)
 			}
@@ -217,6 +240,7 @@ func (s *Stream) read(ctx context.Context, wake func()) {
 			last = m.ID
 			others = others || m.Values["from"] != s.self
 		}
+		s.obs.RedisReachable(true)
 		if b.failed() {
 			s.log.Info("redis: reading announcements again")
 			others = true

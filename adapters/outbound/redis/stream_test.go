@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -137,7 +138,8 @@ func TestTheStreamIsBounded(t *testing.T) {
 
 func TestRedisOutage(t *testing.T) {
 	srv := redistest.Start(t)
-	a, b := run(t, srv.URL(), redis.Options{}), run(t, srv.URL(), redis.Options{})
+	obs := &observer{failed: map[string]int{}}
+	a, b := run(t, srv.URL(), redis.Options{Observer: obs}), run(t, srv.URL(), redis.Options{})
 	a.Announce(1)
 	b.expectWake(t, 2*time.Second, "announcement before the outage")
 
@@ -169,6 +171,9 @@ func TestRedisOutage(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // both loops fail and back off
 	b.expectNoWake(t, 0, "while Redis is down")
+	if f, reachable := obs.state(); f["announce"] == 0 || f["read"] == 0 || reachable {
+		t.Fatalf("during the outage the observer knows failures %v, reachable %v", f, reachable)
+	}
 	srv.Start()
 	waitEntries(t, srv.URL(), "50")
 	b.expectWake(t, 5*time.Second, "Redis came back")
@@ -178,6 +183,10 @@ func TestRedisOutage(t *testing.T) {
 		if got := entries(t, srv.URL()); got[len(got)-1] == "51" {
 			break
 		}
+	}
+
+	if _, reachable := obs.state(); !reachable {
+		t.Error("the observer was not told that Redis is back")
 	}
 
 	// Failures are logged, not once per retry.
@@ -207,4 +216,20 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// observer records what a Stream tells its Observer.
+type observer struct {
+	mu        sync.Mutex
+	failed    map[string]int
+	reachable bool
+}
+
+func (o *observer) RedisFailed(op string)  { o.mu.Lock(); o.failed[op]++; o.mu.Unlock() }
+func (o *observer) RedisReachable(ok bool) { o.mu.Lock(); o.reachable = ok; o.mu.Unlock() }
+
+func (o *observer) state() (map[string]int, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.failed), o.reachable
 }

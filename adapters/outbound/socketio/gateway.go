@@ -112,6 +112,26 @@ type Events interface {
 	Last(ctx context.Context) (device.EventID, error)
 }
 
+// Observer is told what the gateway does that an operator watches (metrics). Its
+// methods are called on hot paths, some under locks: they must return at once.
+type Observer interface {
+	// ListenerConnected and ListenerDisconnected: a listener joined or left the root
+	// namespace (root) or a device's.
+	ListenerConnected(root bool)
+	ListenerDisconnected(root bool)
+	// EventEmitted: an event named name went out to the listeners of its device.
+	EventEmitted(name string)
+	// SlowListenerCut: a connection that did not keep up was closed.
+	SlowListenerCut()
+}
+
+type noObserver struct{}
+
+func (noObserver) ListenerConnected(bool)    {}
+func (noObserver) ListenerDisconnected(bool) {}
+func (noObserver) EventEmitted(string)       {}
+func (noObserver) SlowListenerCut()          {}
+
 // Gateway is the Socket.io server and the event publisher that feeds it.
 type Gateway struct {
 	io          *socket.Server
@@ -121,6 +141,7 @@ type Gateway struct {
 	devices     Devices
 	events      Events
 	log         *slog.Logger
+	obs         Observer
 	maxBuffered int64
 	maxPerKey   int
 
@@ -191,6 +212,8 @@ type Options struct {
 	// Recent is how many of the newest events are kept in memory, for listeners that
 	// resume to catch up without reading the log under a lock; DefaultRecent when 0.
 	Recent int
+	// Observer is told what the gateway does; nil: nobody.
+	Observer Observer
 }
 
 // New builds the gateway; events is the log that resuming listeners read.
@@ -198,7 +221,10 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, lo
 	g := &Gateway{auth: auth, valid: valid, devices: devices, events: events, log: log, maxBuffered: int64(o.MaxBuffered),
 		maxPerKey: cmp.Or(o.MaxConnectionsPerKey, DefaultMaxConnectionsPerKey), origins: newOrigins(o.CORSOrigins),
 		byKey: map[key.ID]map[*socket.Socket]struct{}{}, stop: make(chan struct{}),
-		recent: newRing(cmp.Or(o.Recent, DefaultRecent)), ahead: map[*socket.Socket]*listener{}}
+		recent: newRing(cmp.Or(o.Recent, DefaultRecent)), ahead: map[*socket.Socket]*listener{}, obs: o.Observer}
+	if g.obs == nil {
+		g.obs = noObserver{}
+	}
 	if g.maxBuffered == 0 {
 		g.maxBuffered = DefaultMaxBuffered
 	}
@@ -359,20 +385,29 @@ func (g *Gateway) track(s *socket.Socket, id key.ID) {
 		g.byKey[id] = map[*socket.Socket]struct{}{}
 	}
 	g.byKey[id][s] = struct{}{}
+	g.obs.ListenerConnected(isRoot(s))
 	g.mu.Unlock()
 	if !s.Connected() { // gone before its disconnect handler was set
 		g.untrack(s, id)
 	}
 }
 
+// untrack stops counting a listener; it may run twice for one (see track).
 func (g *Gateway) untrack(s *socket.Socket, id key.ID) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if _, ok := g.byKey[id][s]; !ok {
+		return
+	}
+	g.obs.ListenerDisconnected(isRoot(s))
 	delete(g.byKey[id], s)
 	if len(g.byKey[id]) == 0 {
 		delete(g.byKey, id)
 	}
 }
+
+// isRoot is whether s listens on the root namespace (every device of its key).
+func isRoot(s *socket.Socket) bool { return s.Nsp().Name() == "/" }
 
 // revalidate closes, every interval, the listeners whose key was revoked or has expired.
 // When the keys cannot be read, connections stay: a database blip must not drop them all.
@@ -651,6 +686,7 @@ func (g *Gateway) emit(r device.Record) []socket.Namespace {
 	root := g.io.Sockets()
 	emitTo(root, []socket.Room{allDevices, room}, r.Name, p)
 	emitTo(root, []socket.Room{withOffsets(allDevices), withOffsets(room)}, r.Name, p, offset)
+	g.obs.EventEmitted(r.Name)
 	g.published.Store(int64(r.ID))
 	return nsps
 }
@@ -689,6 +725,7 @@ func (g *Gateway) guard(conn engine.Socket) {
 	_ = conn.On("packetCreate", func(...any) {
 		if pending.Add(1) > g.maxBuffered && closing.CompareAndSwap(false, true) {
 			g.log.Warn("socket.io: closing a connection that does not keep up", "buffered", pending.Load(), "remote", conn.RemoteAddress())
+			g.obs.SlowListenerCut()
 			go conn.Close(true)
 		}
 	})

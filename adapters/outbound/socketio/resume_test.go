@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -269,12 +270,13 @@ func TestOffsetsOnlyForListenersThatOptIn(t *testing.T) {
 	}
 }
 
-// TestSlowListenerRecovers: a listener that stops reading is cut (MaxBuffered); it
-// reconnects with its pid and last offset, is told it recovered (the same pid), and
-// gets every event it missed, then live ones.
+// TestSlowListenerRecovers: a listener that stops reading is cut (MaxBuffered), which
+// the observer is told; it reconnects with its pid and last offset, is told it
+// recovered (the same pid), and gets every event it missed, then live ones.
 func TestSlowListenerRecovers(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, Options{MaxBuffered: 100})
+	obs := new(countingObserver)
+	r := newRig(t, Options{MaxBuffered: 100, Observer: obs})
 	nsp := "/device/" + r.devs[0].String()
 	tiny := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
@@ -301,6 +303,14 @@ func TestSlowListenerRecovers(t *testing.T) {
 		t.Fatal("events not published")
 	}
 	slow.closed(20 * time.Second)
+	if n := obs.cut.Load(); n != 1 {
+		t.Fatalf("the observer was told of %d slow listeners cut, want 1", n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); obs.device.Load() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d device listeners counted after the only one was cut", obs.device.Load())
+		}
+	}
 
 	back := dialWith(t, r.base, nsp, "", `{"recover":true,"pid":"`+pid+`","offset":"`+offset+`"}`, nil)
 	if got := back.connected()["pid"]; got != pid {
@@ -315,7 +325,24 @@ func TestSlowListenerRecovers(t *testing.T) {
 	if got := back.collect(1, true); got[0] != live.String() {
 		t.Fatalf("live event %v, want %s", got, live)
 	}
+	if obs.device.Load() != 1 || obs.root.Load() != 0 || obs.emitted.Load() < 400 {
+		t.Fatalf("the observer counts %d device and %d root listeners, %d events emitted", obs.device.Load(), obs.root.Load(), obs.emitted.Load())
+	}
 }
+
+// countingObserver counts what the gateway tells its Observer.
+type countingObserver struct{ root, device, emitted, cut atomic.Int64 }
+
+func (o *countingObserver) listeners(root bool) *atomic.Int64 {
+	if root {
+		return &o.root
+	}
+	return &o.device
+}
+func (o *countingObserver) ListenerConnected(root bool)    { o.listeners(root).Add(1) }
+func (o *countingObserver) ListenerDisconnected(root bool) { o.listeners(root).Add(-1) }
+func (o *countingObserver) EventEmitted(string)            { o.emitted.Add(1) }
+func (o *countingObserver) SlowListenerCut()               { o.cut.Add(1) }
 
 // TestResumeAheadOfTheFeed: the log holds events that the feed has not published yet,
 // or never will (committed before it started). A listener that read them from the log

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -38,8 +37,6 @@ type Client struct {
 	running  sync.WaitGroup // the sessions' goroutines
 
 	onWhatsApp onWhatsAppCache
-
-	streamReplaced atomic.Int64
 }
 
 var _ device.WhatsAppClient = (*Client)(nil)
@@ -294,9 +291,6 @@ func (c *Client) Close(ctx context.Context) error {
 		return fmt.Errorf("whatsmeow: close: %w", ctx.Err())
 	}
 }
-
-// StreamReplaced counts the sessions whose connection WhatsApp gave to another client.
-func (c *Client) StreamReplaced() int64 { return c.streamReplaced.Load() }
 
 // altJID returns the other address of a user (LID for a phone number, or the reverse)
 // from whatsmeow's LID map.

@@ -13,6 +13,8 @@ import (
 
 	meow "go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/socket"
+
+	"github.com/wagate/wagate/domain/device"
 )
 
 // Config tunes the adapter. The zero value talks to WhatsApp with the default timings.
@@ -43,7 +45,30 @@ type Config struct {
 	// LibraryLogLevel is the lowest level of whatsmeow's own log lines that reach the
 	// logger: "debug", "info", "warn" or "error" (default "warn": whatsmeow is chatty).
 	LibraryLogLevel string
+
+	// Observer is told what the sessions do (metrics); nil: nobody.
+	Observer Observer
 }
+
+// Observer is told what the sessions do that an operator watches (metrics). It is called
+// from whatsmeow's event handlers and the sessions' goroutines: it must return at once.
+type Observer interface {
+	// SessionConnected: a session logged in and is connected.
+	SessionConnected()
+	// SessionDisconnected: a session's connection ended, for reason; it may reconnect.
+	SessionDisconnected(reason device.Reason)
+	// ReconnectAttempt: a session is about to connect again after a failure or a drop.
+	ReconnectAttempt()
+	// MessageReceived: a message from WhatsApp was stored, took after it was decrypted.
+	MessageReceived(took time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) SessionConnected()                 {}
+func (noObserver) SessionDisconnected(device.Reason) {}
+func (noObserver) ReconnectAttempt()                 {}
+func (noObserver) MessageReceived(time.Duration)     {}
 
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
@@ -63,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LibraryLogLevel == "" {
 		c.LibraryLogLevel = "warn"
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -352,4 +353,28 @@ func setUp(t *testing.T) (*wasim.Server, *bun.DB, *Client, *recorder, device.ID)
 	srv := startServer(t)
 	db, _ := dbtestSQLite(t)
 	return srv, db, newClient(t, db, testConfig(srv)), newRecorder(db), newID()
+}
+
+// countingObserver counts what the sessions tell their Observer.
+type countingObserver struct {
+	connects, reconnects, received atomic.Int64
+	mu                             sync.Mutex
+	ends                           map[device.Reason]int
+}
+
+func (o *countingObserver) SessionConnected() { o.connects.Add(1) }
+func (o *countingObserver) SessionDisconnected(r device.Reason) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ends == nil {
+		o.ends = map[device.Reason]int{}
+	}
+	o.ends[r]++
+}
+func (o *countingObserver) ReconnectAttempt()             { o.reconnects.Add(1) }
+func (o *countingObserver) MessageReceived(time.Duration) { o.received.Add(1) }
+func (o *countingObserver) disconnects(r device.Reason) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.ends[r]
 }

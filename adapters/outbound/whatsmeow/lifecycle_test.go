@@ -165,6 +165,8 @@ func TestUnlinkedWhileOffline(t *testing.T) {
 
 func TestKickIsStreamReplacedWithoutReconnect(t *testing.T) {
 	srv, _, c, r, id := setUp(t)
+	obs := new(countingObserver)
+	c.cfg.Observer = obs // before any session runs
 	const account = "15550306001"
 	link := pairQR(t, c, srv, r, id, account)
 
@@ -178,8 +180,11 @@ func TestKickIsStreamReplacedWithoutReconnect(t *testing.T) {
 	if c.session(id) != nil {
 		t.Fatal("the session still runs")
 	}
-	if n := c.StreamReplaced(); n != 1 {
-		t.Fatalf("StreamReplaced counts %d, want the alarm raised once", n)
+	if n := obs.disconnects(device.ReasonStreamReplaced); n != 1 {
+		t.Fatalf("the observer was told of %d stream_replaced disconnections, want 1", n)
+	}
+	if obs.connects.Load() != 1 {
+		t.Fatalf("the observer was told of %d connections, want 1", obs.connects.Load())
 	}
 	eventually(t, "the kicked connection is closed", func() bool { return srv.Stats().Connections == 0 })
 	// No reconnection: with the test's reconnect delays (20-200 ms) one would show by now.

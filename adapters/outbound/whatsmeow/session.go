@@ -126,6 +126,7 @@ func (s *session) onEvent(evt any) bool {
 		s.log.Warn("pairing failed", "err", e.Error)
 		s.signal(signal{kind: sigEnd, end: device.SessionFailed{Reason: device.ReasonConnectFailure}})
 	case *events.Connected:
+		s.c.cfg.Observer.SessionConnected()
 		s.mu.Lock()
 		s.reportLocked(device.SessionConnected{PushName: s.pushName})
 		s.mu.Unlock()
@@ -146,7 +147,6 @@ func (s *session) onEvent(evt any) bool {
 		// instance of ours, so it is an alarm. The session ends and does not reconnect (that
 		// would take the connection back and forth); its report is refused if the device's
 		// lease has moved on meanwhile.
-		s.c.streamReplaced.Add(1)
 		s.log.Error("WhatsApp replaced this session's connection with another client's: not reconnecting")
 		s.signal(signal{kind: sigEnd, end: device.SessionDisconnected{Reason: device.ReasonStreamReplaced}})
 	case *events.LoggedOut:
@@ -176,6 +176,7 @@ func (s *session) onEvent(evt any) bool {
 // session ends first, the message is not acknowledged and WhatsApp delivers it again at
 // the next login (the handler deduplicates it if it was stored after all).
 func (s *session) handOver(m *events.Message) bool {
+	began := time.Now()
 	for attempt := 0; ; attempt++ {
 		done := make(chan error, 1)
 		if !s.q.pushMessage(m, done) {
@@ -184,6 +185,7 @@ func (s *session) handOver(m *events.Message) bool {
 		select {
 		case err := <-done:
 			if err == nil {
+				s.c.cfg.Observer.MessageReceived(time.Since(began))
 				return true
 			}
 			s.log.Warn("message not stored, so not acknowledged: retrying", "message", m.Info.ID, "attempt", attempt+1, "err", err)
@@ -244,7 +246,20 @@ func (s *session) takeSignals() []signal {
 // that the session's last news stays last.
 func (s *session) reportLocked(ev device.SessionEvent) {
 	if !s.ended {
+		s.observeEnd(ev)
 		s.q.pushState(ev)
+	}
+}
+
+// observeEnd tells the observer of a connection that ended, for the reason reported.
+func (s *session) observeEnd(ev device.SessionEvent) {
+	switch ev := ev.(type) {
+	case device.SessionDisconnected:
+		s.c.cfg.Observer.SessionDisconnected(ev.Reason)
+	case device.SessionLoggedOut:
+		s.c.cfg.Observer.SessionDisconnected(ev.Reason)
+	case device.SessionFailed:
+		s.c.cfg.Observer.SessionDisconnected(ev.Reason)
 	}
 }
 
@@ -284,6 +299,7 @@ func (s *session) supervise() {
 	defer nextQR.Stop()
 	defer loginWait.Stop()
 	retry := func() {
+		s.c.cfg.Observer.ReconnectAttempt()
 		connect.Reset(s.c.cfg.backoff(attempts))
 		attempts++
 	}
@@ -461,6 +477,7 @@ func (s *session) end(last device.SessionEvent) {
 		return
 	}
 	s.ended, s.qrShowing = true, false
+	s.observeEnd(last)
 	s.q.pushState(last)
 	s.mu.Unlock()
 	s.c.forget(s)

@@ -50,6 +50,27 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) device.Repos
 		}
 	})
 
+	t.Run("count by status", func(t *testing.T) {
+		r := newRepo(t)
+		counts, err := r.Count(ctx)
+		must(t, err)
+		if len(counts) != 0 {
+			t.Fatalf("empty repository counts %v", counts)
+		}
+		for i, connect := range []bool{false, true, true} {
+			d := mustNew(t, fmt.Sprint("count ", i), t0)
+			if connect {
+				must(t, d.Connect(t0))
+			}
+			must(t, r.Create(ctx, d))
+		}
+		counts, err = r.Count(ctx)
+		must(t, err)
+		if len(counts) != 2 || counts[device.StatusCreated] != 1 || counts[device.StatusConnecting] != 2 {
+			t.Fatalf("counts %v, want 1 created and 2 connecting", counts)
+		}
+	})
+
 	t.Run("unknown id is not found", func(t *testing.T) {
 		r := newRepo(t)
 		id := device.NewID(t0)
