@@ -4,12 +4,12 @@ BIN       := bin
 PKGS      := ./...
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build run test fuzz lint generate generate-check bench clean
+.PHONY: all build run test fuzz lint generate generate-check bench clean docs-assets
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/wagate ./cmd/wagate
+	$(GO) build -buildvcs=true -o $(BIN)/wagate ./cmd/wagate  # the commit, for wagate version
 	$(GO) build -o $(BIN)/wasim ./cmd/wasim
 
 run: build
@@ -39,6 +39,16 @@ fuzz:
 test/js/node_modules: test/js/package.json test/js/package-lock.json
 	npm ci --prefix test/js --no-audit --no-fund
 	@touch $@
+
+# The /docs page's Swagger UI, from npm (pinned by web/docs/package-lock.json), copied
+# where the REST adapter embeds it. Run after changing the version in web/docs/package.json.
+DOCS_UI := web/docs/node_modules/swagger-ui-dist
+DOCS_TO := adapters/inbound/rest/docs
+docs-assets:
+	npm ci --prefix web/docs --no-audit --no-fund --ignore-scripts
+	cp $(DOCS_UI)/swagger-ui-bundle.js $(DOCS_UI)/swagger-ui.css $(DOCS_TO)/
+	cp $(DOCS_UI)/LICENSE $(DOCS_TO)/swagger-ui-LICENSE
+	cp $(DOCS_UI)/NOTICE $(DOCS_TO)/swagger-ui-NOTICE
 
 lint:
 	$(GO) vet $(PKGS)

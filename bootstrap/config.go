@@ -258,15 +258,13 @@ func (c *Config) ResolveAPIKey() (generated bool, err error) {
 		return false, nil
 	}
 	path := c.APIKeyPath()
-	b, err := os.ReadFile(path)
+	kept, err := readKeyFile(path)
 	if err == nil {
-		if c.APIKey = strings.TrimSpace(string(b)); c.APIKey == "" {
-			return false, fmt.Errorf("API key file %s is empty: delete it to generate a new key, or set API_KEY", path)
-		}
+		c.APIKey = kept
 		return false, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("read API key: %w", err)
+		return false, err
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return false, fmt.Errorf("create data directory: %w", err)
@@ -287,6 +285,37 @@ func (c *Config) ResolveAPIKey() (generated bool, err error) {
 		return false, fmt.Errorf("keep API key: %w", err)
 	}
 	return true, f.Close()
+}
+
+// readKeyFile reads the key kept at path; fs.ErrNotExist when there is none.
+func readKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	} else if err != nil {
+		return "", fmt.Errorf("read API key: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", fmt.Errorf("API key file %s is empty: delete it to generate a new key, or set API_KEY", path)
+	}
+	return key, nil
+}
+
+// ClientAPIKey is the key the command-line tools present to the running gateway: API_KEY
+// when set, else the key the gateway generated under DataDir. It never generates one.
+func (c Config) ClientAPIKey() (string, error) {
+	if c.apiKeySet {
+		if c.APIKey == "" {
+			return "", errors.New("API_KEY is set to an empty string, so the gateway refuses every call: set it to the gateway's key")
+		}
+		return c.APIKey, nil
+	}
+	key, err := readKeyFile(c.APIKeyPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("no API key: set API_KEY, or run where the gateway keeps its generated key (%s not found; DATA_DIR is %s)", c.APIKeyPath(), c.DataDir)
+	}
+	return key, err
 }
 
 // DatabaseKind names the database the configuration selects, for the startup log line.

@@ -22,6 +22,7 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/socketio"
 	"github.com/wagate/wagate/adapters/outbound/whatsmeow"
 	"github.com/wagate/wagate/application"
+	"github.com/wagate/wagate/docs"
 	"github.com/wagate/wagate/domain/cluster"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/key"
@@ -146,7 +147,7 @@ func (f fanout) Publish(ctx context.Context, r device.Record) error {
 }
 
 func provideRESTOptions(cfg Config, stream *redis.Stream, m *metrics.Metrics, scrape metricsHandler) rest.Options {
-	o := rest.Options{MaxMediaBytes: cfg.MediaMaxBytes, Observer: m, Metrics: scrape, MetricsToken: cfg.MetricsToken}
+	o := rest.Options{MaxMediaBytes: cfg.MediaMaxBytes, Observer: m, Metrics: scrape, MetricsToken: cfg.MetricsToken, SocketIOContract: docs.SocketIO}
 	if stream != nil {
 		o.Dependencies = append(o.Dependencies, rest.Dependency{Name: "Redis", Pinger: stream})
 	}

@@ -1,7 +1,11 @@
 // Command wagate runs the WhatsApp device gateway.
 //
-//	wagate            serve the REST API and Socket.io gateway (same as "wagate serve")
-//	wagate migrate    bring the database schema up to date and exit
+//	wagate              serve the REST API and Socket.io gateway (same as "wagate serve")
+//	wagate migrate      bring the database schema up to date and exit
+//	wagate health       ask the gateway on this host whether it is alive
+//	wagate version      print the version, commit and commit time
+//	wagate devices      list the running gateway's devices
+//	wagate qr <device>  show a device's QR code on the terminal, until it is linked
 //
 // Configuration comes from the environment; see the README.
 package main
@@ -35,6 +39,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 {
 		cmd = args[0]
 	}
+	if cmd == "version" { // needs no configuration
+		return version(stdout)
+	}
 	cfg, err := bootstrap.LoadConfig(os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -47,12 +54,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return bootstrap.Migrate(ctx, cfg, log)
 	case "health":
 		return health(ctx, cfg)
+	case "devices":
+		return listDevices(ctx, cfg, args[1:], stdout)
+	case "qr":
+		return showQR(ctx, cfg, args[1:], stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: wagate [serve|migrate|health]")
+		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (usage: wagate [serve|migrate|health])", cmd)
+	return fmt.Errorf("unknown command %q (%s)", cmd, usage)
 }
+
+const usage = "usage: wagate [serve|migrate|health|version|devices|qr <device>]"
 
 func serve(ctx context.Context, cfg bootstrap.Config, log *slog.Logger, stdout io.Writer) error {
 	generated, err := cfg.ResolveAPIKey()

@@ -45,7 +45,7 @@ func benchValidConnect(b *testing.B, transport string, flood bool) {
 		if transport == "rest" {
 			req, _ := http.NewRequest("GET", base+"/api/v1/devices", nil)
 			req.Header.Set("X-API-Key", apiKey)
-			res, err := http.DefaultClient.Do(req)
+			res, err := timedClient.Do(req)
 			if err != nil {
 				return err
 			}

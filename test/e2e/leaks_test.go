@@ -12,12 +12,18 @@ import (
 	"testing"
 )
 
-// TestMain runs every e2e test with the leak scan on: all the gateways' log lines and
+// TestMain runs every e2e test with the leak scan and the contract check on (every REST
+// call is checked against the OpenAPI description: see contractTransport). The leak scan: all the gateways' log lines and
 // every REST response body are searched for the configured key and for every key created
 // through the API, and the run fails on a hit. The one response allowed to hold a key is
 // the one that creates it.
 func TestMain(m *testing.M) {
-	http.DefaultClient.Transport = scanTransport{http.DefaultTransport}
+	c, err := loadContract(descriptionFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	http.DefaultClient.Transport = scanTransport{contractTransport{base: http.DefaultTransport, contract: c}}
 	code := m.Run()
 	if hits := leaks.found(); len(hits) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: an API key leaked %d times; first: %s\n", len(hits), hits[0])

@@ -1,5 +1,6 @@
-// The JavaScript client example of shared/spec/websocket-gateway.md, verbatim but for
-// the device id, the key and the address, which the tests fill in.
+// The JavaScript client example of the customer's gateway contract (ours:
+// docs/socketio.md), verbatim but for the device id, the key and the address, which the
+// tests fill in.
 import { io } from 'socket.io-client';
 
 const deviceId = 'your-device-id-here';

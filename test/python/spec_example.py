@@ -1,6 +1,7 @@
-# The Python client example of shared/spec/websocket-gateway.md, verbatim but for the
-# device id, the key and the address, which the tests fill in. As written it reaches the
-# root namespace "/" (python-socketio ignores the URL path): see spec_example_device.py.
+# The Python client example of the customer's gateway contract (ours: docs/socketio.md),
+# verbatim but for the device id, the key and the address, which the tests fill in. As
+# written it reaches the root namespace "/" (python-socketio ignores the URL path): see
+# spec_example_device.py.
 import socketio
 
 device_id = 'your-device-id-here'

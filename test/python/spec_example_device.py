@@ -1,6 +1,6 @@
-# The Python client example of shared/spec/websocket-gateway.md, corrected as the README
-# says: python-socketio ignores the URL path, so the device namespace is given to connect
-# (namespaces=[...]) and to each handler (namespace=...).
+# The Python client example of the customer's gateway contract, corrected as
+# docs/socketio.md says: python-socketio ignores the URL path, so the device namespace is
+# given to connect (namespaces=[...]) and to each handler (namespace=...).
 import socketio
 
 device_id = 'your-device-id-here'

@@ -1,4 +1,5 @@
-// Package rest is the gateway's REST API (fiber) under /api/v1, with the health checks.
+// Package rest is the gateway's REST API (fiber) under /api/v1, with the health checks
+// and its documentation (/openapi.json, /docs).
 package rest
 
 import (
@@ -42,6 +43,9 @@ type Options struct {
 	// a bearer token) or an admin key.
 	Metrics      http.Handler
 	MetricsToken string
+	// SocketIOContract is the Socket.io contract (docs/socketio.md), served at
+	// /docs/socketio.md and linked from the docs page.
+	SocketIOContract []byte
 }
 
 // Dependency is something besides storage that the gateway needs to be ready, such as
@@ -109,6 +113,7 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	f.Use(recover.New(), a.handleErrors)
 	f.Get("/healthz", a.healthz)
 	f.Get("/readyz", a.readyz)
+	a.routeDocs(f)
 
 	v1 := f.Group("/api/v1", requireAccess)
 	v1.Post("/devices", a.createDevice)
@@ -152,17 +157,28 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 // download) are plain net/http handlers that stream; the rest goes through fiber.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/devices/{id}/messages", a.authenticated(a.atOwner(a.sendMessage)))
-	mux.Handle("GET /api/v1/devices/{id}/messages/{messageId}/media", a.authenticated(a.atOwner(a.getMedia)))
-	for _, route := range []string{"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code"} {
-		mux.Handle(route, a.authenticated(a.atOwner(a.serveFiber)))
-	}
-	if a.opts.Metrics != nil {
-		mux.HandleFunc("GET /metrics", a.metricsHandler)
+	for pattern, h := range a.muxRoutes() {
+		mux.Handle(pattern, h)
 	}
 	mux.Handle("/api/v1/", a.authenticated(a.serveFiber))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serveFiber(w, r, nil) }))
 	return a.observe(mux)
+}
+
+// muxRoutes are the routes net/http serves before fiber, by pattern: those that stream
+// and those that need the device's session, carried to the instance that runs it.
+func (a *API) muxRoutes() map[string]http.Handler {
+	routes := map[string]http.Handler{
+		"POST /api/v1/devices/{id}/messages":                  a.authenticated(a.atOwner(a.sendMessage)),
+		"GET /api/v1/devices/{id}/messages/{messageId}/media": a.authenticated(a.atOwner(a.getMedia)),
+	}
+	for _, route := range []string{"POST /api/v1/devices/{id}/disconnect", "POST /api/v1/devices/{id}/logout", "POST /api/v1/devices/{id}/pair-code"} {
+		routes[route] = a.authenticated(a.atOwner(a.serveFiber))
+	}
+	if a.opts.Metrics != nil {
+		routes["GET /metrics"] = http.HandlerFunc(a.metricsHandler)
+	}
+	return routes
 }
 
 // authenticated lets a request through with what its key allows, from X-API-Key or a

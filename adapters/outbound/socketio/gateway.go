@@ -1,8 +1,8 @@
 // Package socketio is the Socket.io gateway: listeners connect at /ws, to one namespace
 // per device (/device/:deviceId) or to / for every device, authenticate with the API
-// key, and receive the device events of the gateway contract
-// (shared/spec/websocket-gateway.md). Clients only listen, so the whole gateway is an
-// outbound adapter: it implements device.EventPublisher, fed from the event log.
+// key, and receive the device events of the gateway contract (docs/socketio.md).
+// Clients only listen, so the whole gateway is an outbound adapter: it implements
+// device.EventPublisher, fed from the event log.
 //
 // Every payload carries `eventId`, the event's id in the log (a string). A listener
 // resumes where it left off in one of two ways (resume.go):
