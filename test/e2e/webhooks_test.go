@@ -157,7 +157,9 @@ func TestWebhooksLoseNothing(t *testing.T) {
 	}
 	// Retries are under way when the gateway dies.
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		var page struct{ Deliveries []struct{ Status, NextRetryAt string } }
+		var page struct {
+			Deliveries []struct{ Status, NextRetryAt string }
+		}
 		g.api.call("GET", "/api/v1/webhooks/"+hook.ID+"/deliveries?limit=5", "", http.StatusOK, &page)
 		if len(page.Deliveries) >= 3 && page.Deliveries[0].Status == "failed" && page.Deliveries[0].NextRetryAt != "" {
 			break
@@ -216,7 +218,9 @@ func TestWebhooks(t *testing.T) {
 	sim := wasim.Start(t)
 	open := startLive(t, simConfig(t, sim, "")) // no WEBHOOK_ALLOW: nothing internal may be posted to
 	for _, u := range []string{"http://127.0.0.1:9/x", "http://localhost/x", "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/"} {
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		open.api.call("POST", "/api/v1/webhooks", `{"url":"`+u+`"}`, http.StatusBadRequest, &e)
 		if e.Error.Code != "invalid_request" || e.Error.Message != "url points to an address the gateway does not post to (loopback, private or internal); WEBHOOK_ALLOW lists exceptions" {
 			t.Fatalf("%s: %+v", u, e)
