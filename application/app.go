@@ -106,7 +106,7 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, l
 			PruneLog:           PruneLogHandler{events: events, msgs: msgs, deliveries: hooks.Deliveries, clock: clock},
 			Webhooks:           Webhooks{hooks: hooks.Webhooks, deliveries: hooks.Deliveries, events: events, repo: repo, sender: hooks.Sender, clock: clock},
 			Dispatcher: &Dispatcher{hooks: hooks.Webhooks, deliveries: hooks.Deliveries, events: events, sender: hooks.Sender,
-				self: self.ID, timing: cmp.Or(self.Delivery, DefaultDeliveryTiming), clock: clock, log: log, workers: map[webhook.ID]context.CancelFunc{}},
+				self: self.ID, timing: cmp.Or(self.Delivery, DefaultDeliveryTiming), clock: clock, obs: obs, log: log, workers: map[webhook.ID]context.CancelFunc{}},
 			CreateKey: CreateKeyHandler{keys: keys, devices: repo, clock: clock},
 			RevokeKey: RevokeKeyHandler{keys: keys},
 		},

@@ -45,6 +45,7 @@ type Dispatcher struct {
 	self       string
 	timing     DeliveryTiming
 	clock      Clock
+	obs        Observer
 	log        *slog.Logger
 
 	mu      sync.Mutex
@@ -187,9 +188,7 @@ func (d *Dispatcher) deliver(ctx context.Context, w *webhook.Webhook, r device.R
 				rec.Status, rec.NextAttempt = webhook.Failed, now.Add(wait)
 			}
 		}
-		if err := d.deliveries.Add(context.WithoutCancel(ctx), rec); err != nil {
-			d.log.Warn("webhooks: record a delivery", "webhook", w.ID(), "err", err)
-		}
+		d.record(ctx, rec)
 		if rec.Status != webhook.Failed {
 			if rec.Status == webhook.Dead {
 				d.log.Warn("webhooks: dead letter: the event could not be delivered within the retry window", "webhook", w.ID(), "event", r.ID, "attempts", attempt, "err", err)
@@ -242,14 +241,20 @@ func (d *Dispatcher) redeliver(ctx context.Context, w *webhook.Webhook) bool {
 				rec.Error = err.Error()
 			}
 		}
-		if err := d.deliveries.Add(context.WithoutCancel(ctx), rec); err != nil {
-			d.log.Warn("webhooks: record a delivery", "webhook", w.ID(), "err", err)
-		}
+		d.record(ctx, rec)
 		if err := d.deliveries.MarkRetried(context.WithoutCancel(ctx), l.ID); err != nil {
 			d.log.Warn("webhooks: mark a dead letter retried", "webhook", w.ID(), "err", err)
 		}
 	}
 	return true
+}
+
+// record keeps an attempt, and tells the observer.
+func (d *Dispatcher) record(ctx context.Context, rec webhook.Delivery) {
+	d.obs.WebhookAttempted(string(rec.Status), rec.Latency)
+	if err := d.deliveries.Add(context.WithoutCancel(ctx), rec); err != nil {
+		d.log.Warn("webhooks: record a delivery", "webhook", rec.Webhook, "err", err)
+	}
 }
 
 // post sends one event to the webhook, signed, and returns the receiver's status code

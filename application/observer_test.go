@@ -13,9 +13,16 @@ import (
 
 // recordingObserver records what the use cases tell their Observer.
 type recordingObserver struct {
-	mu     sync.Mutex
-	sent   []bool // whether each send succeeded
-	leases []application.LeaseChange
+	mu       sync.Mutex
+	sent     []bool // whether each send succeeded
+	leases   []application.LeaseChange
+	webhooks []string // the status of each webhook delivery attempt
+}
+
+func (o *recordingObserver) WebhookAttempted(status string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.webhooks = append(o.webhooks, status)
 }
 
 func (o *recordingObserver) MessageSent(_ time.Duration, err error) {

@@ -27,17 +27,18 @@ type hooksFixture struct {
 	app    application.App
 	store  memory.Store
 	sender *memory.Sender
+	obs    *recordingObserver
 }
 
 // newHooksFixture builds the application with its dispatcher running, posting to a
 // memory sender.
 func newHooksFixture(t *testing.T, timing application.DeliveryTiming) hooksFixture {
 	t.Helper()
-	f := hooksFixture{store: memory.NewStore(), sender: memory.NewSender()}
+	f := hooksFixture{store: memory.NewStore(), sender: memory.NewSender(), obs: &recordingObserver{}}
 	w := memory.NewWebhooks()
 	f.app = application.New(f.store.Devices, f.store.Messages, f.store.Log, memory.NewLeases(),
 		application.Instance{ID: "test", Timing: application.DefaultLeaseTiming, Delivery: timing}, memory.NewKeys(), memory.NewWhatsApp(),
-		memory.NewPublisher(), memory.NewFetcher(), application.WebhookPorts{Webhooks: w, Deliveries: w.Deliveries(), Sender: f.sender}, time.Now, application.NoObserver{}, quiet())
+		memory.NewPublisher(), memory.NewFetcher(), application.WebhookPorts{Webhooks: w, Deliveries: w.Deliveries(), Sender: f.sender}, time.Now, f.obs, quiet())
 	c, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); f.app.Commands.Dispatcher.Run(c) }()
@@ -258,6 +259,12 @@ func TestWebhookRetriesThenDeadLetters(t *testing.T) {
 	}
 	if !slices.Equal(statuses, []string{"failed:1:503", "failed:2:503", "failed:3:503", "delivered:4:200"}) {
 		t.Fatalf("attempts %v", statuses)
+	}
+	f.obs.mu.Lock()
+	observed := slices.Clone(f.obs.webhooks)
+	f.obs.mu.Unlock()
+	if len(observed) != len(ds) || !slices.Equal(observed[:4], []string{"failed", "failed", "failed", "delivered"}) {
+		t.Fatalf("the observer was told %v, want each of the %d attempts", observed, len(ds))
 	}
 
 	// Now the receiver refuses everything: the next events are dead letters once their
