@@ -93,10 +93,11 @@ func (d *Dispatcher) sync(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// A worker's entry goes only when its goroutine ends, so that a webhook never has
+	// two workers, even while one stopped here is still finishing an attempt.
 	for id, stop := range d.workers {
 		if !held[id] {
 			stop()
-			delete(d.workers, id)
 		}
 	}
 	for id, ok := range held {
@@ -104,12 +105,10 @@ func (d *Dispatcher) sync(ctx context.Context, wg *sync.WaitGroup) {
 			wctx, stop := context.WithCancel(ctx)
 			d.workers[id] = stop
 			wg.Go(func() {
+				defer stop()
 				d.work(wctx, id)
 				d.mu.Lock()
-				if _, still := d.workers[id]; still {
-					stop()
-					delete(d.workers, id) // started again at the next sync if still held
-				}
+				delete(d.workers, id) // started again at the next sync if still held
 				d.mu.Unlock()
 			})
 		}

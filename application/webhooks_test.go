@@ -397,3 +397,40 @@ func TestWebhookSettings(t *testing.T) {
 		t.Fatalf("get of a malformed id: %v", err)
 	}
 }
+
+// Disabling a webhook and enabling it again while an attempt is under way never leaves
+// it two workers: each event is delivered once, in order.
+func TestWebhookToggledKeepsOneWorker(t *testing.T) {
+	f := newHooksFixture(t, fastDelivery)
+	f.sender.SetAnswer(func(memory.Post) int { time.Sleep(30 * time.Millisecond); return 200 })
+	w := f.hook(t, application.WebhookSettings{URL: ptr("https://toggle.example.com/")})
+	for i := range 3 {
+		f.churn(t, strconv.Itoa(i))
+	}
+	for range 10 {
+		for _, on := range []bool{false, true} {
+			if _, err := f.app.Commands.Webhooks.Update(ctx, w.ID, application.WebhookSettings{Enabled: ptr(on)}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	want := f.logAfter(t, mustID(t, w.Cursor), "")
+	eventually(t, "every event delivered", func() bool {
+		got, _ := f.app.Commands.Webhooks.Get(ctx, w.ID)
+		return got.Cursor == want[len(want)-1].ID.String()
+	})
+	time.Sleep(100 * time.Millisecond)
+	var ids []string
+	for _, p := range f.sender.Posts() {
+		ids = append(ids, p.Header["X-Wagate-Delivery"])
+	}
+	var wantIDs []string
+	for _, r := range want {
+		wantIDs = append(wantIDs, r.ID.String())
+	}
+	// A worker stopped during an attempt sends that event again: at least once.
+	if compact := slices.Compact(slices.Clone(ids)); !slices.Equal(compact, wantIDs) {
+		t.Fatalf("delivered %v, want each of %v in order (repeats only back to back)", ids, wantIDs)
+	}
+}
