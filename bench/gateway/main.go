@@ -20,8 +20,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wagate/wagate/adapters/inbound/apikey"
@@ -34,7 +37,11 @@ import (
 
 func main() {
 	key := flag.String("key", fixture.Key, "the API key listeners present")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, on SIGTERM")
 	flag.Parse()
+	if *cpuprofile != "" {
+		profile(*cpuprofile)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	keys := memory.NewKeys()
 	auth := apikey.New(application.NewAuthenticate(keys, application.AdminKey(*key), time.Now), log, apikey.Options{})
@@ -51,6 +58,26 @@ func main() {
 	fmt.Println("listening", ln.Addr().(*net.TCPAddr).Port)
 	fmt.Fprintln(os.Stderr, http.Serve(ln, mux))
 	os.Exit(1)
+}
+
+// profile profiles the CPU until the process is told to stop.
+func profile(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		<-stop
+		pprof.StopCPUProfile()
+		_ = f.Close()
+		os.Exit(0)
+	}()
 }
 
 // devices finds every device: the gateway reads one when a listener connects, to

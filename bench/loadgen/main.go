@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -128,9 +129,15 @@ func start(s server, cpu string) (*proc, error) {
 	return p, nil
 }
 
+// stop terminates the server, and kills it if it has not ended within 5 s.
 func (p *proc) stop() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 // cpu is the CPU time the server has used, user and system.
@@ -224,12 +231,21 @@ func scenarios(quick bool) []scenario {
 const (
 	deliveriesPerSec = "deliveries/s"
 	cpuPerDelivery   = "CPU µs/delivery"
+	// generatorCPU tells whether the generator limited a run: near 100 % of its core, it did.
+	generatorCPU = "generator CPU %"
 )
+
+// selfCPU is the CPU time the generator has used, user and system.
+func selfCPU() time.Duration {
+	var u syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
 
 // burst: listeners on each of devices namespaces; each device gets count events as fast
 // as the server publishes them. The time is from the request to the last delivery.
 func burst(name string, devices, perDevice, count int) scenario {
-	return scenario{name: name, figures: []figure{{deliveriesPerSec, true}, {cpuPerDelivery, false}}, run: func(p *proc) (metrics, error) {
+	return scenario{name: name, figures: []figure{{deliveriesPerSec, true}, {cpuPerDelivery, false}, {generatorCPU, false}}, run: func(p *proc) (metrics, error) {
 		ls, err := connectAll(&dialer, p.port, devices*perDevice, devices)
 		if err != nil {
 			return nil, err
@@ -238,18 +254,19 @@ func burst(name string, devices, perDevice, count int) scenario {
 		time.Sleep(300 * time.Millisecond) // the welcome states are out
 		ph := &phase{expect: count}
 		begin(ls, ph)
-		cpu0, t0 := p.cpu(), time.Now()
+		cpu0, self0, t0 := p.cpu(), selfCPU(), time.Now()
 		published := make(chan error, 1)
 		go func() { published <- p.publish(devices, count, 0) }()
 		if err := wait(ph, ls, 120*time.Second); err != nil {
 			return nil, err
 		}
-		elapsed, cpu := time.Since(t0), p.cpu()-cpu0
+		elapsed, cpu, self := time.Since(t0), p.cpu()-cpu0, selfCPU()-self0
 		if err := <-published; err != nil {
 			return nil, err
 		}
 		n := float64(len(ls) * count)
-		return metrics{deliveriesPerSec: n / elapsed.Seconds(), cpuPerDelivery: float64(cpu.Microseconds()) / n}, nil
+		return metrics{deliveriesPerSec: n / elapsed.Seconds(), cpuPerDelivery: float64(cpu.Microseconds()) / n,
+			generatorCPU: 100 * self.Seconds() / elapsed.Seconds()}, nil
 	}}
 }
 

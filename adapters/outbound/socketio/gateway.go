@@ -32,6 +32,7 @@ import (
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
@@ -220,6 +221,7 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, lo
 	recovery.SetMaxDisconnectionDuration(0) // unused: sessions are not kept in memory
 	opts.SetConnectionStateRecovery(recovery)
 	opts.SetAdapter(sessions{})
+	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, &wsBuilder{})) // transport.go
 	g.io = socket.NewServer(nil, opts)
 	g.handler = g.checkOrigin(g.io.ServeHandler(opts))
 	g.io.Engine().On("connection", func(args ...any) { g.guard(args[0].(engine.Socket)) })
