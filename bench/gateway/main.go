@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -50,6 +51,7 @@ func main() {
 	mux := http.NewServeMux()
 	mux.Handle(socketio.Path+"/", g.Handler())
 	mux.HandleFunc("/bench/publish", p.serve)
+	mux.HandleFunc("/debug/pprof/", httppprof.Index) // loadgen -heap
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -36,6 +36,7 @@ func main() {
 	runs := flag.Int("runs", 5, "rounds; each runs every scenario once on each server")
 	quick := flag.Bool("quick", false, "2 rounds and shorter scenarios")
 	only := flag.String("only", "", "run the scenarios whose name contains this")
+	flag.StringVar(&heapProfile, "heap", "", "write the heap and goroutine profiles of wagate with idle listeners to this file (.heap, .goroutine)")
 	cpu := flag.String("cpu", "0", "the core the servers are pinned to (taskset -c); empty for none")
 	flag.Parse()
 	if *quick {
@@ -84,6 +85,7 @@ func measure(s server, cpu string, sc scenario) (metrics, error) {
 
 // proc is a running server.
 type proc struct {
+	name string
 	cmd  *exec.Cmd
 	port int
 	done chan struct{}
@@ -105,7 +107,7 @@ func start(s server, cpu string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
+	p := &proc{name: s.name, cmd: cmd, done: make(chan struct{})}
 	ready := make(chan int, 1)
 	go func() {
 		line, err := bufio.NewReader(out).ReadString('\n')
@@ -167,6 +169,25 @@ func (p *proc) rss() int64 {
 		}
 	}
 	return 0
+}
+
+// heapProfile is where the idle scenario saves wagate's heap profile, if anywhere.
+var heapProfile string
+
+// save writes what the server serves at path to a file.
+func (p *proc) save(path, file string) error {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", p.port, path))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // publish has the server publish count events to each of devices, rate a second.
@@ -309,7 +330,17 @@ func idle(name string, n, devices int) scenario {
 		}
 		defer closeAll(ls)
 		time.Sleep(3 * time.Second)
-		return metrics{"KB/listener": float64(p.rss()-before) / float64(n) / 1024}, nil
+		rss := p.rss()
+		if heapProfile != "" && p.name == "wagate" {
+			// The heap after a collection, its text form (which ends with the runtime's
+			// memory statistics: stacks, heap), and the goroutines.
+			for suffix, path := range map[string]string{".heap": "heap?gc=1", ".txt": "heap?gc=1&debug=1", ".goroutine": "goroutine"} {
+				if err := p.save("/debug/pprof/"+path, heapProfile+suffix); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return metrics{"KB/listener": float64(rss-before) / float64(n) / 1024}, nil
 	}}
 }
 

@@ -225,7 +225,7 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, lo
 	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, &wsBuilder{})) // transport.go
 	opts.SetParser(rawParser{parser.NewParser()})                                            // encoder.go
 	g.io = socket.NewServer(nil, opts)
-	g.handler = g.checkOrigin(g.io.ServeHandler(opts))
+	g.handler = g.checkOrigin(lettingGo(g.io.ServeHandler(opts))) // hijack.go
 	g.io.Engine().On("connection", func(args ...any) { g.guard(args[0].(engine.Socket)) })
 
 	g.io.Use(g.authenticate)
