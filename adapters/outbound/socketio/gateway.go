@@ -664,7 +664,7 @@ func (g *Gateway) emit(r device.Record) []socket.Namespace {
 func emitTo(nsp socket.Namespace, rooms []socket.Room, name string, args ...any) {
 	rooms = slices.DeleteFunc(rooms, func(r socket.Room) bool { _, ok := nsp.Adapter().Rooms().Load(r); return !ok })
 	if len(rooms) > 0 {
-		_ = nsp.To(rooms...).Emit(name, args...)
+		broadcast(nsp, rooms, name, args...) // broadcast.go
 	}
 }
 
