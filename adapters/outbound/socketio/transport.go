@@ -76,10 +76,11 @@ func (t *wsTransport) Send(packets []*packet.Packet) {
 // none. After each write it tells the engine, per batch, that the batch is out
 // ("drain", which runs the batch's send callbacks) and that it may send more ("ready").
 func (t *wsTransport) write() {
+	// Let the publisher go on first: what it queues meanwhile goes out in this write.
+	// Measured on one core, a burst to 1,000 listeners took half the CPU. (The batches
+	// after the first gather while the one before is written.)
+	runtime.Gosched()
 	for {
-		// Let the publisher go on first: what it queues meanwhile goes out in this
-		// write. Measured on one core, a burst to 1,000 listeners took half the CPU.
-		runtime.Gosched()
 		t.mu.Lock()
 		batches := t.queue
 		t.queue = nil
