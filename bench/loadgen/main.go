@@ -245,7 +245,7 @@ func scenarios(quick bool) []scenario {
 		burst("1,000 ns x 1 listener", 1000, 1, scale(200, 100)),
 		steady("100 listeners at 20k/s", 100, 200, scale(5, 3)),
 		idle("idle, 5,000 listeners", 5000, 50),
-		handshakes("handshakes", scale(3000, 1500), 16),
+		handshakes("handshakes", scale(3000, 1500), 64),
 	}
 }
 
@@ -347,7 +347,7 @@ func idle(name string, n, devices int) scenario {
 // handshakes: n listeners connect, join a device namespace with the key and leave,
 // workers at a time.
 func handshakes(name string, n, workers int) scenario {
-	return scenario{name: name, figures: []figure{{"handshakes/s", true}}, run: func(p *proc) (metrics, error) {
+	return scenario{name: name, figures: []figure{{"handshakes/s", true}, {"CPU µs/handshake", false}, {generatorCPU, false}}, run: func(p *proc) (metrics, error) {
 		var wg sync.WaitGroup
 		next := make(chan int, n)
 		for i := range n {
@@ -355,7 +355,7 @@ func handshakes(name string, n, workers int) scenario {
 		}
 		close(next)
 		errs := make(chan error, workers)
-		t0 := time.Now()
+		cpu0, self0, t0 := p.cpu(), selfCPU(), time.Now()
 		for range workers {
 			wg.Go(func() {
 				for i := range next {
@@ -369,12 +369,13 @@ func handshakes(name string, n, workers int) scenario {
 			})
 		}
 		wg.Wait()
-		elapsed := time.Since(t0)
+		elapsed, cpu, self := time.Since(t0), p.cpu()-cpu0, selfCPU()-self0
 		close(errs)
 		if err := <-errs; err != nil {
 			return nil, err
 		}
-		return metrics{"handshakes/s": float64(n) / elapsed.Seconds()}, nil
+		return metrics{"handshakes/s": float64(n) / elapsed.Seconds(), "CPU µs/handshake": float64(cpu.Microseconds()) / float64(n),
+			generatorCPU: 100 * self.Seconds() / elapsed.Seconds()}, nil
 	}}
 }
 
