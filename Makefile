@@ -4,7 +4,7 @@ BIN       := bin
 PKGS      := ./...
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build run test fuzz lint generate generate-check bench clean docs-assets
+.PHONY: all build run test fuzz lint generate generate-check bench bench-go bench-socketio clean docs-assets
 
 all: build
 
@@ -62,10 +62,27 @@ generate-check:
 	@$(GO) tool wire diff ./bootstrap >/tmp/wagate-wire.diff 2>&1; status=$$?; \
 	if [ $$status -ne 0 ]; then cat /tmp/wagate-wire.diff; echo "bootstrap/wire_gen.go is stale: run make generate"; exit 1; fi
 
-# Benchmarks: medians over BENCHCOUNT runs are what we report (see README, Benchmarks).
+# Benchmarks: medians over BENCHCOUNT runs are what we report (see README, Benchmarks),
+# then the Socket.io fan-out against Node.js socket.io (BENCHMARKS.md).
 BENCHCOUNT ?= 6
-bench:
+bench: bench-go bench-socketio
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(PKGS)
+
+# The load generator on core 1, the servers it starts on core 0 (taskset, with two cores or
+# more). BENCHFLAGS=-quick: 2 rounds of shorter scenarios; -only NAME: some scenarios.
+BENCHFLAGS ?=
+PIN        := $(shell command -v taskset >/dev/null && [ "$$(nproc)" -ge 2 ] && echo taskset -c 1)
+bench-socketio: bench/peer/node_modules
+	$(GO) build -o $(BIN)/bench-gateway ./bench/gateway
+	$(GO) build -o $(BIN)/loadgen ./bench/loadgen
+	$(PIN) ./$(BIN)/loadgen -wagate $(BIN)/bench-gateway $(if $(PIN),,-cpu '') $(BENCHFLAGS)
+
+# The reference Node.js socket.io server's dependencies, pinned by bench/peer/package-lock.json.
+bench/peer/node_modules: bench/peer/package.json bench/peer/package-lock.json
+	npm ci --prefix bench/peer --no-audit --no-fund
+	@touch $@
 
 clean:
 	rm -rf $(BIN)

@@ -3,6 +3,8 @@
 package application
 
 import (
+	"cmp"
+	"context"
 	"log/slog"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/message"
+	"github.com/wagate/wagate/domain/webhook"
 )
 
 // App gathers the use cases; inbound adapters depend on it alone.
@@ -43,6 +46,10 @@ type Commands struct {
 	// Ownership runs the sessions whose leases this instance holds; it runs for as long
 	// as the gateway.
 	Ownership *Ownership
+	Webhooks  Webhooks
+	// Dispatcher delivers the event log to the webhooks; it runs for as long as the
+	// gateway.
+	Dispatcher *Dispatcher
 }
 
 // Queries read devices and keys.
@@ -63,8 +70,17 @@ type Queries struct {
 // (stable across restarts on one host and port, so that a restart finds its leases
 // again) and the timing of its leases.
 type Instance struct {
-	ID     string
-	Timing LeaseTiming
+	ID       string
+	Timing   LeaseTiming
+	Delivery DeliveryTiming
+}
+
+// WebhookPorts are what webhooks need: where they and their delivery attempts are kept,
+// and how events are posted to them.
+type WebhookPorts struct {
+	Webhooks   webhook.Repository
+	Deliveries webhook.Deliveries
+	Sender     webhook.Sender
 }
 
 // Clock tells the time; tests pass a fixed one.
@@ -72,7 +88,7 @@ type Clock func() time.Time
 
 // New builds every use case over the given ports. The feed hands committed events to
 // pub; the caller runs it (App.Commands.Feed.Run). obs is told what an operator watches.
-func New(repo device.Repository, msgs device.Messages, events device.EventLog, leases cluster.Leases, self Instance, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, clock Clock, obs Observer, log *slog.Logger) App {
+func New(repo device.Repository, msgs device.Messages, events device.EventLog, leases cluster.Leases, self Instance, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, hooks WebhookPorts, clock Clock, obs Observer, log *slog.Logger) App {
 	repo = statusLog{Repository: repo, instance: self.ID, log: log}
 	feed := NewFeed(events, pub, log)
 	owners := &Ownership{self: self.ID, leases: leases, repo: repo, wa: wa, timing: self.Timing, clock: clock, obs: obs, log: log, owned: map[device.ID]int64{}}
@@ -97,9 +113,12 @@ func New(repo device.Repository, msgs device.Messages, events device.EventLog, l
 			Ownership:          owners,
 			Sessions:           sessions,
 			Feed:               feed,
-			PruneLog:           PruneLogHandler{events: events, msgs: msgs, clock: clock},
-			CreateKey:          CreateKeyHandler{keys: keys, devices: repo, clock: clock},
-			RevokeKey:          RevokeKeyHandler{keys: keys},
+			PruneLog:           PruneLogHandler{events: events, msgs: msgs, deliveries: hooks.Deliveries, clock: clock},
+			Webhooks:           Webhooks{hooks: hooks.Webhooks, deliveries: hooks.Deliveries, events: events, repo: repo, sender: hooks.Sender, clock: clock},
+			Dispatcher: &Dispatcher{hooks: hooks.Webhooks, deliveries: hooks.Deliveries, events: events, sender: hooks.Sender,
+				self: self.ID, timing: cmp.Or(self.Delivery, DefaultDeliveryTiming), clock: clock, obs: obs, log: log, workers: map[webhook.ID]context.CancelFunc{}},
+			CreateKey: CreateKeyHandler{keys: keys, devices: repo, clock: clock},
+			RevokeKey: RevokeKeyHandler{keys: keys},
 		},
 		Queries: Queries{
 			GetDevice:    GetDeviceHandler{repo: repo},

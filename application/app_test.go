@@ -34,7 +34,7 @@ func newFixture(t *testing.T) fixture {
 	store := memory.NewStore()
 	f := fixture{store: store, repo: store.Devices, wa: memory.NewWhatsApp(), pub: memory.NewPublisher()}
 	f.app = runFeed(t, func(events device.EventLog) application.App {
-		return application.New(f.repo, store.Messages, events, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), f.wa, f.pub, memory.NewFetcher(), time.Now, application.NoObserver{}, quiet())
+		return application.New(f.repo, store.Messages, events, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), f.wa, f.pub, memory.NewFetcher(), memoryHooks(), time.Now, application.NoObserver{}, quiet())
 	}, store.Log)
 	return f
 }
@@ -380,3 +380,9 @@ func waitFor(t *testing.T, f fixture, id, name string) {
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// memoryHooks are the webhook ports in memory, for tests that do not look at webhooks.
+func memoryHooks() application.WebhookPorts {
+	w := memory.NewWebhooks()
+	return application.WebhookPorts{Webhooks: w, Deliveries: w.Deliveries(), Sender: memory.NewSender()}
+}

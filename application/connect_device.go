@@ -39,7 +39,11 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 	if !h.owners.Takes(ctx) {
 		return view(d), nil // a less busy instance claims it within LeaseTiming.Scan
 	}
-	if err := h.owners.Claim(ctx, id); err != nil {
+	if err := h.owners.Claim(ctx, id); domain.KindOf(err) == domain.KindConflict {
+		// Another instance's scan saw the device live as soon as it was committed, and
+		// claimed it first: its session starts there.
+		return view(d), nil
+	} else if err != nil {
 		return Device{}, err
 	}
 	if err := startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID()); domain.KindOf(err) == domain.KindNotFound {

@@ -58,7 +58,7 @@ func TestDeleteRacingConnectOrders(t *testing.T) {
 	for _, deleteFirst := range []bool{true, false} {
 		store := memory.NewStore()
 		repo, wa := &gatedRepo{Repository: store.Devices}, &gatedWhatsApp{WhatsApp: memory.NewWhatsApp()}
-		app := application.New(repo, store.Messages, store.Log, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), wa, memory.NewPublisher(), memory.NewFetcher(), time.Now, application.NoObserver{}, quiet())
+		app := application.New(repo, store.Messages, store.Log, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), wa, memory.NewPublisher(), memory.NewFetcher(), memoryHooks(), time.Now, application.NoObserver{}, quiet())
 		d, err := app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "Phone"})
 		if err != nil {
 			t.Fatal(err)

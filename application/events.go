@@ -7,6 +7,7 @@ import (
 
 	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/domain/webhook"
 )
 
 const (
@@ -117,7 +118,8 @@ func pageLimit(limit, def, most int) (int, error) {
 	return limit, nil
 }
 
-// PruneLog deletes the events and messages older than their retention, in batches of
+// PruneLog deletes the events, messages and webhook delivery attempts older than their
+// retention (attempts are kept as long as events, for redelivery), in batches of
 // Batch, for at most Budget: cleaning up never holds the database for long, and what is
 // left goes at the next run.
 type PruneLog struct {
@@ -127,12 +129,13 @@ type PruneLog struct {
 }
 
 // Pruned counts what PruneLog deleted.
-type Pruned struct{ Events, Messages int }
+type Pruned struct{ Events, Messages, Deliveries int }
 
 type PruneLogHandler struct {
-	events device.EventLog
-	msgs   device.Messages
-	clock  Clock
+	events     device.EventLog
+	msgs       device.Messages
+	deliveries webhook.Deliveries
+	clock      Clock
 }
 
 func (h PruneLogHandler) Handle(ctx context.Context, cmd PruneLog) (Pruned, error) {
@@ -143,7 +146,7 @@ func (h PruneLogHandler) Handle(ctx context.Context, cmd PruneLog) (Pruned, erro
 		prune func(context.Context, time.Time, int) (int, error)
 		keep  time.Duration
 		n     *int
-	}{{h.events.Prune, cmd.Events, &out.Events}, {h.msgs.Prune, cmd.Messages, &out.Messages}} {
+	}{{h.events.Prune, cmd.Events, &out.Events}, {h.msgs.Prune, cmd.Messages, &out.Messages}, {h.deliveries.Prune, cmd.Events, &out.Deliveries}} {
 		for {
 			n, err := p.prune(ctx, now.Add(-p.keep), cmd.Batch)
 			*p.n += n

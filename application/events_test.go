@@ -75,7 +75,7 @@ func TestMessageNotStoredIsAnError(t *testing.T) {
 	store := memory.NewStore()
 	pub := memory.NewPublisher()
 	app := runFeed(t, func(events device.EventLog) application.App {
-		return application.New(store.Devices, failingMessages{store.Messages}, events, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), memory.NewWhatsApp(), pub, memory.NewFetcher(), time.Now, application.NoObserver{}, quiet())
+		return application.New(store.Devices, failingMessages{store.Messages}, events, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), memory.NewWhatsApp(), pub, memory.NewFetcher(), memoryHooks(), time.Now, application.NoObserver{}, quiet())
 	}, store.Log)
 	d, err := app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "Phone"})
 	if err != nil {
@@ -298,7 +298,7 @@ func TestPruneLog(t *testing.T) {
 	store := memory.NewStore()
 	var eventLimits, messageLimits []int
 	app := application.New(store.Devices, countingMessages{store.Messages, &messageLimits}, countingLog{store.Log, &eventLimits}, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming},
-		memory.NewKeys(), memory.NewWhatsApp(), memory.NewPublisher(), memory.NewFetcher(), clk.Now, application.NoObserver{}, quiet())
+		memory.NewKeys(), memory.NewWhatsApp(), memory.NewPublisher(), memory.NewFetcher(), memoryHooks(), clk.Now, application.NoObserver{}, quiet())
 	d, err := app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "Phone"})
 	if err != nil {
 		t.Fatal(err)

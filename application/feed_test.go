@@ -66,7 +66,7 @@ func instances(t *testing.T, store memory.Store, r *relay, n int) ([]application
 		pub := memory.NewPublisher()
 		app := runFeed(t, func(events device.EventLog) application.App {
 			app := application.New(store.Devices, store.Messages, events, leases,
-				application.Instance{ID: fmt.Sprint("instance-", i), Timing: application.DefaultLeaseTiming}, memory.NewKeys(), memory.NewWhatsApp(), pub, memory.NewFetcher(), time.Now, application.NoObserver{}, quiet())
+				application.Instance{ID: fmt.Sprint("instance-", i), Timing: application.DefaultLeaseTiming}, memory.NewKeys(), memory.NewWhatsApp(), pub, memory.NewFetcher(), memoryHooks(), time.Now, application.NoObserver{}, quiet())
 			app.Commands.Feed.Poll = time.Minute
 			if r != nil {
 				app.Commands.Feed.Relay = relayEnd{r, i}

@@ -14,6 +14,9 @@ type Observer interface {
 	MessageSent(took time.Duration, err error)
 	// LeaseChanged: this instance claimed, released or lost a device's lease.
 	LeaseChanged(change LeaseChange)
+	// WebhookAttempted: an attempt to deliver an event to a webhook ended with status
+	// (delivered, failed or dead) after took.
+	WebhookAttempted(status string, took time.Duration)
 }
 
 // LeaseChange is what happened to a lease held by this instance.
@@ -28,8 +31,9 @@ const (
 // NoObserver observes nothing.
 type NoObserver struct{}
 
-func (NoObserver) MessageSent(time.Duration, error) {}
-func (NoObserver) LeaseChanged(LeaseChange)         {}
+func (NoObserver) MessageSent(time.Duration, error)       {}
+func (NoObserver) LeaseChanged(LeaseChange)               {}
+func (NoObserver) WebhookAttempted(string, time.Duration) {}
 
 // CountDevicesHandler counts the devices in each status (a status without devices may
 // be absent).

@@ -13,9 +13,16 @@ import (
 
 // recordingObserver records what the use cases tell their Observer.
 type recordingObserver struct {
-	mu     sync.Mutex
-	sent   []bool // whether each send succeeded
-	leases []application.LeaseChange
+	mu       sync.Mutex
+	sent     []bool // whether each send succeeded
+	leases   []application.LeaseChange
+	webhooks []string // the status of each webhook delivery attempt
+}
+
+func (o *recordingObserver) WebhookAttempted(status string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.webhooks = append(o.webhooks, status)
 }
 
 func (o *recordingObserver) MessageSent(_ time.Duration, err error) {
@@ -50,7 +57,7 @@ func TestObserverIsTold(t *testing.T) {
 	obs := &recordingObserver{}
 	app := runFeed(t, func(events device.EventLog) application.App {
 		return application.New(store.Devices, store.Messages, events, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming},
-			memory.NewKeys(), wa, memory.NewPublisher(), memory.NewFetcher(), time.Now, obs, quiet())
+			memory.NewKeys(), wa, memory.NewPublisher(), memory.NewFetcher(), memoryHooks(), time.Now, obs, quiet())
 	}, store.Log)
 	d, err := app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "Phone"})
 	if err != nil {

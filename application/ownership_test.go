@@ -28,7 +28,7 @@ func startInstance(t *testing.T, name string, store memory.Store, leases *memory
 	in := &instance{wa: memory.NewWhatsApp(), obs: &recordingObserver{}}
 	in.app = runFeed(t, func(events device.EventLog) application.App {
 		return application.New(store.Devices, store.Messages, events, leases, application.Instance{ID: name, Timing: fastLeases},
-			memory.NewKeys(), in.wa, memory.NewPublisher(), memory.NewFetcher(), time.Now, in.obs, quiet())
+			memory.NewKeys(), in.wa, memory.NewPublisher(), memory.NewFetcher(), memoryHooks(), time.Now, in.obs, quiet())
 	}, store.Log)
 	c, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

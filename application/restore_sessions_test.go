@@ -98,7 +98,7 @@ func TestRestoreIsNotHeldUpByAStuckDevice(t *testing.T) {
 		f.wa.Disconnect(ctx, device.ID(d.ID))
 		ids = append(ids, d.ID)
 	}
-	app := application.New(f.repo, f.store.Messages, f.store.Log, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), stuckWhatsApp{f.wa, device.ID(ids[0])}, f.pub, nil, time.Now, application.NoObserver{}, quiet())
+	app := application.New(f.repo, f.store.Messages, f.store.Log, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, memory.NewKeys(), stuckWhatsApp{f.wa, device.ID(ids[0])}, f.pub, nil, memoryHooks(), time.Now, application.NoObserver{}, quiet())
 	r, err := app.Commands.RestoreSessions.Handle(ctx, application.RestoreSessions{
 		StartedAt: time.Now(), Concurrency: 1, Timeout: 100 * time.Millisecond,
 	})

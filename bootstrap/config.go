@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wagate/wagate/adapters/outbound/database"
+	"github.com/wagate/wagate/application"
 )
 
 // Config is the gateway's configuration, read from the environment.
@@ -53,6 +54,12 @@ type Config struct {
 	// MediaFetchAllow (MEDIA_FETCH_ALLOW) lists networks that media URLs may point to
 	// although they are private (an internal file server, say).
 	MediaFetchAllow []netip.Prefix
+	// WebhookAllow (WEBHOOK_ALLOW) lists networks that webhook URLs may point to although
+	// they are private (an internal receiver, say).
+	WebhookAllow []netip.Prefix
+	// WebhookRetryWindow (WEBHOOK_RETRY_WINDOW, default 24h) is how long after an event
+	// its delivery to a webhook is retried before it becomes a dead letter.
+	WebhookRetryWindow time.Duration
 	// WhatsAppServerURL (WHATSAPP_SERVER_URL) and WhatsAppServerRootKey
 	// (WHATSAPP_SERVER_ROOT_KEY) point every session at another WhatsApp server, such as
 	// the wasim simulator, instead of WhatsApp. Both or neither.
@@ -160,21 +167,27 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if cfg.MediaMaxBytes, err = strconv.ParseInt(get("MEDIA_MAX_BYTES", "67108864"), 10, 64); err != nil || cfg.MediaMaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("MEDIA_MAX_BYTES must be a positive number of bytes, not %q", get("MEDIA_MAX_BYTES", "")))
 	}
-	for _, p := range strings.Split(get("MEDIA_FETCH_ALLOW", ""), ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
+	for _, n := range []struct {
+		name string
+		into *[]netip.Prefix
+	}{{"MEDIA_FETCH_ALLOW", &cfg.MediaFetchAllow}, {"WEBHOOK_ALLOW", &cfg.WebhookAllow}} {
+		for _, p := range strings.Split(get(n.name, ""), ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			prefix, err := netip.ParsePrefix(p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s must list networks such as 10.0.0.0/8, not %q", n.name, p))
+				continue
+			}
+			*n.into = append(*n.into, prefix)
 		}
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("MEDIA_FETCH_ALLOW must list networks such as 10.0.0.0/8, not %q", p))
-			continue
-		}
-		cfg.MediaFetchAllow = append(cfg.MediaFetchAllow, prefix)
 	}
 	for _, r := range []struct {
 		name, def string
 		into      *time.Duration
-	}{{"EVENT_RETENTION", DefaultEventRetention.String(), &cfg.EventRetention}, {"MESSAGE_RETENTION", DefaultMessageRetention.String(), &cfg.MessageRetention}} {
+	}{{"EVENT_RETENTION", DefaultEventRetention.String(), &cfg.EventRetention}, {"MESSAGE_RETENTION", DefaultMessageRetention.String(), &cfg.MessageRetention},
+		{"WEBHOOK_RETRY_WINDOW", application.DefaultDeliveryTiming.Window.String(), &cfg.WebhookRetryWindow}} {
 		if *r.into, err = time.ParseDuration(get(r.name, r.def)); err != nil || *r.into < time.Minute {
 			errs = append(errs, fmt.Errorf("%s must be a duration of at least a minute, such as 168h, not %q", r.name, get(r.name, "")))
 		}

@@ -110,6 +110,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		g.log.Warn("the event log cannot be read: serving anyway, events go out once it can")
 	}
 	go g.pruneLog(ctx)
+	delivering := make(chan struct{})
+	go func() {
+		defer close(delivering)
+		g.App.Commands.Dispatcher.Run(ctx)
+	}()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	owning := make(chan struct{})
@@ -134,7 +139,8 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(sctx) }()
 	began := time.Now()
-	<-owning // claims nothing more
+	<-owning     // claims nothing more
+	<-delivering // posts nothing more: what was under way goes again, from the cursor
 	if err := g.sessions.Close(sctx); err != nil {
 		g.log.Warn("stop WhatsApp sessions", "err", err)
 	}

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -26,10 +27,11 @@ import (
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/message"
+	"github.com/wagate/wagate/domain/webhook"
 )
 
 // coreSet is the gateway without its outbound adapters.
-var coreSet = wire.NewSet(application.New, provideInstance, provideRelay, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
+var coreSet = wire.NewSet(application.New, provideInstance, providePoster, wire.Struct(new(application.WebhookPorts), "*"), provideRelay, provideClock, provideGuard, provideAdminKey, application.NewValidKeys, rest.New, provideRESTOptions, provideSocketIO, provideFetcher,
 	wire.Bind(new(message.Fetcher), new(*fetch.Fetcher)), wire.Bind(new(rest.Authenticator), new(*apikey.Guard)), NewGateway,
 	metrics.New, provideMetricsHandler, wire.Bind(new(application.Observer), new(*metrics.Metrics)))
 
@@ -65,6 +67,9 @@ var databaseSet = wire.NewSet(
 	wire.Bind(new(device.EventLog), new(*database.Events)),
 	wire.Bind(new(key.Repository), new(*database.Keys)),
 	wire.Bind(new(rest.Pinger), new(*database.Devices)),
+	database.NewWebhooks, provideDeliveries,
+	wire.Bind(new(webhook.Repository), new(*database.Webhooks)),
+	wire.Bind(new(webhook.Deliveries), new(*database.Deliveries)),
 	provideRedis, provideDBPool,
 )
 
@@ -80,6 +85,9 @@ var memoryStoreSet = wire.NewSet(
 	wire.Bind(new(device.EventLog), new(*memory.Log)),
 	wire.Bind(new(key.Repository), new(*memory.Keys)),
 	wire.Bind(new(rest.Pinger), new(*memory.Repository)),
+	memory.NewWebhooks, provideMemoryDeliveries,
+	wire.Bind(new(webhook.Repository), new(*memory.Webhooks)),
+	wire.Bind(new(webhook.Deliveries), new(*memory.Deliveries)),
 )
 
 // noDBPool is the absence of a database connection pool, with devices in memory.
@@ -105,8 +113,18 @@ var recordingPublisherSet = wire.NewSet(memory.NewPublisher, provideRecordingPub
 func provideClock() application.Clock { return time.Now }
 
 func provideInstance(cfg Config) application.Instance {
-	return application.Instance{ID: cfg.Instance(), Timing: application.DefaultLeaseTiming}
+	delivery := application.DefaultDeliveryTiming
+	delivery.Window = cmp.Or(cfg.WebhookRetryWindow, delivery.Window)
+	return application.Instance{ID: cfg.Instance(), Timing: application.DefaultLeaseTiming, Delivery: delivery}
 }
+
+// providePoster posts webhook deliveries, to the networks WEBHOOK_ALLOW lists besides
+// public addresses.
+func providePoster(cfg Config) webhook.Sender { return fetch.NewPoster(cfg.WebhookAllow) }
+
+func provideDeliveries(w *database.Webhooks) *database.Deliveries { return w.Deliveries() }
+
+func provideMemoryDeliveries(w *memory.Webhooks) *memory.Deliveries { return w.Deliveries() }
 
 func provideSocketIO(cfg Config, keys *apikey.Guard, valid application.ValidKeysHandler, devices device.Repository, events device.EventLog, m *metrics.Metrics, log *slog.Logger) *socketio.Gateway {
 	return socketio.New(keys, valid, devices, events, log, socketio.Options{CORSOrigins: cfg.CORSOrigins, MaxBuffered: cfg.SocketIOMaxBuffered,

@@ -43,7 +43,15 @@ func build(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, func(),
 	validKeysHandler := application.NewValidKeys(keys, clock)
 	gateway := provideSocketIO(cfg, guard, validKeysHandler, devices, events, metricsMetrics, log)
 	fetcher := provideFetcher(cfg)
-	app := application.New(devices, messages, events, leases, instance, keys, client, gateway, fetcher, clock, metricsMetrics, log)
+	webhooks := database.NewWebhooks(db)
+	deliveries := provideDeliveries(webhooks)
+	sender := providePoster(cfg)
+	webhookPorts := application.WebhookPorts{
+		Webhooks:   webhooks,
+		Deliveries: deliveries,
+		Sender:     sender,
+	}
+	app := application.New(devices, messages, events, leases, instance, keys, client, gateway, fetcher, webhookPorts, clock, metricsMetrics, log)
 	stream, cleanup3, err := provideRedis(cfg, metricsMetrics, log)
 	if err != nil {
 		cleanup2()
@@ -83,7 +91,15 @@ func buildInMemory(cfg Config, log *slog.Logger) (*InMemory, error) {
 	publisher := memory.NewPublisher()
 	eventPublisher := provideRecordingPublisher(gateway, publisher)
 	fetcher := provideFetcher(cfg)
-	app := application.New(repository, messages, memoryLog, leases, instance, keys, whatsApp, eventPublisher, fetcher, clock, metricsMetrics, log)
+	webhooks := memory.NewWebhooks()
+	deliveries := provideMemoryDeliveries(webhooks)
+	sender := providePoster(cfg)
+	webhookPorts := application.WebhookPorts{
+		Webhooks:   webhooks,
+		Deliveries: deliveries,
+		Sender:     sender,
+	}
+	app := application.New(repository, messages, memoryLog, leases, instance, keys, whatsApp, eventPublisher, fetcher, webhookPorts, clock, metricsMetrics, log)
 	stream := noRedis()
 	db := noDBPool()
 	bootstrapMetricsHandler := provideMetricsHandler(metricsMetrics, app, db)

@@ -193,7 +193,7 @@ func TestFirstStartGeneratesKeyWithoutPrintingIt(t *testing.T) {
 		t.Fatalf("no key: %d", status)
 	}
 	p.stop(t)
-	if !strings.Contains(p.stderr.String(), "generated an API key") || !strings.Contains(p.stderr.String(), "file=data/api-key") {
+	if !strings.Contains(p.stderr.String(), "generated an API key") || !strings.Contains(p.stderr.String(), `"file":"data/api-key"`) {
 		t.Fatalf("the logs do not say where the key is:\n%s", p.stderr)
 	}
 	if strings.Contains(p.stdout.String()+p.stderr.String(), key) {
@@ -286,9 +286,10 @@ func TestMigrateCommand(t *testing.T) {
 	dir := t.TempDir()
 	for i, check := range []func(string) bool{
 		func(out string) bool {
-			return strings.Contains(out, "database up to date") && !strings.Contains(out, "applied=0")
+			return strings.Contains(out, "database up to date") && !strings.Contains(out, `"applied":0`)
 		},
-		func(out string) bool { return strings.Contains(out, "applied=0") },
+		// Logs are JSON when stderr is not a terminal (LOG_FORMAT=auto).
+		func(out string) bool { return strings.Contains(out, `"applied":0`) },
 	} {
 		cmd := exec.Command(binary, "migrate")
 		cmd.Dir = dir

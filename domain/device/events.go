@@ -88,6 +88,10 @@ type Disconnected struct {
 	Reason Reason
 }
 
+// EventNames are the names of every kind of event, as listeners and webhooks know them
+// (a test checks the list against the Name methods).
+var EventNames = []string{"qr", "authenticated", "ready", "message", "state", "disconnected"}
+
 func (QR) Name() string              { return "qr" }
 func (Authenticated) Name() string   { return "authenticated" }
 func (Ready) Name() string           { return "ready" }

@@ -67,6 +67,9 @@ func TestPayloads(t *testing.T) {
 			full[name] = len(device.Payload(tc.event, 42)) > 3 // more than deviceId, eventId and timestamp
 		}
 	}
+	if names := eventNames(t); !slices.Equal(slices.Sorted(slices.Values(names)), slices.Sorted(slices.Values(device.EventNames))) {
+		t.Errorf("device.EventNames is %v, want every event's name: %v", device.EventNames, names)
+	}
 	for _, name := range eventNames(t) {
 		switch carries, ok := full[name]; {
 		case !ok:

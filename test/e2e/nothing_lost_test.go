@@ -221,6 +221,9 @@ func startProcess(t *testing.T, bin string, cfg bootstrap.Config) *gatewayProces
 	if cfg.RedisURL != "" {
 		g.env = append(g.env, "REDIS_URL="+cfg.RedisURL)
 	}
+	for _, p := range cfg.WebhookAllow {
+		g.env = append(g.env, "WEBHOOK_ALLOW="+p.String()) // one network is all the tests need
+	}
 	g.api = client{t, g.base}
 	t.Cleanup(func() {
 		g.kill()

@@ -68,7 +68,7 @@ func startWith(t *testing.T, configuredKey string, wrap func(*memory.Repository)
 	}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	keys := memory.NewKeys()
-	s.app = application.New(s.repo, s.store.Messages, s.store.Log, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, keys, s.wa, memory.NewPublisher(), s.files, time.Now, application.NoObserver{}, log)
+	s.app = application.New(s.repo, s.store.Messages, s.store.Log, memory.NewLeases(), application.Instance{ID: "test", Timing: application.DefaultLeaseTiming}, keys, s.wa, memory.NewPublisher(), s.files, webhookPorts(), time.Now, application.NoObserver{}, log)
 	guard := apikey.New(application.NewAuthenticate(keys, application.AdminKey(configuredKey), time.Now), log, apikey.Options{})
 	api := rest.New(s.app, guard, s.repo, log, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -501,4 +501,10 @@ func TestRequestValuesOutliveTheRequest(t *testing.T) {
 			t.Fatalf("the session of %s is not found under its id", id)
 		}
 	}
+}
+
+// webhookPorts are the webhook ports in memory.
+func webhookPorts() application.WebhookPorts {
+	w := memory.NewWebhooks()
+	return application.WebhookPorts{Webhooks: w, Deliveries: w.Deliveries(), Sender: memory.NewSender()}
 }

@@ -142,6 +142,15 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	keys.Post("", a.createKey)
 	keys.Get("", a.listKeys)
 	keys.Delete("/:id", a.revokeKey)
+	hooks := v1.Group("/webhooks", a.adminOnly)
+	hooks.Post("", a.createWebhook)
+	hooks.Get("", a.listWebhooks)
+	hooks.Get("/:id", a.getWebhook)
+	hooks.Patch("/:id", a.updateWebhook)
+	hooks.Delete("/:id", a.deleteWebhook)
+	hooks.Get("/:id/deliveries", a.listDeliveries)
+	hooks.Post("/:id/redeliver", a.redeliverWebhook)
+	hooks.Post("/:id/test", a.pingWebhook)
 	a.fiber = f
 	a.routes = fiberRoutes(f)
 	return a

@@ -17,6 +17,7 @@ import (
 	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/key/keytest"
 	"github.com/wagate/wagate/domain/message"
+	"github.com/wagate/wagate/domain/webhook/webhooktest"
 )
 
 func TestDevicesSQLite(t *testing.T) {
@@ -113,4 +114,20 @@ func TestFencedWrites(t *testing.T) {
 			t.Fatalf("%s: the log holds %d events, want the one of the fenced write that was allowed", name, len(recs))
 		}
 	}
+}
+
+func TestWebhooksSQLite(t *testing.T) {
+	webhooktest.RunContract(t, func(t *testing.T) webhooktest.Stores {
+		db, _ := dbtest.SQLite(t)
+		w := database.NewWebhooks(db)
+		return webhooktest.Stores{Webhooks: w, Deliveries: w.Deliveries()}
+	})
+}
+
+func TestWebhooksPostgres(t *testing.T) {
+	t.Parallel()
+	webhooktest.RunContract(t, func(t *testing.T) webhooktest.Stores {
+		w := database.NewWebhooks(dbtest.Postgres(t))
+		return webhooktest.Stores{Webhooks: w, Deliveries: w.Deliveries()}
+	})
 }

@@ -1,4 +1,5 @@
-// Package fetch downloads the media files that API users give by URL, guarded against
+// Package fetch makes the HTTP requests that go to URLs API users give: it downloads
+// media files and posts webhook deliveries, guarded against
 // server-side request forgery: it never connects to loopback, private, link-local,
 // cloud-metadata or otherwise special addresses, checking the address actually dialed
 // (so DNS tricks do not help) on the first request and on every redirect.
@@ -36,7 +37,6 @@ const DefaultMaxBytes = 64 << 20
 type Fetcher struct {
 	client   *http.Client
 	maxBytes int64
-	allow    []netip.Prefix
 }
 
 var _ message.Fetcher = (*Fetcher)(nil)
@@ -48,10 +48,24 @@ func New(o Options) *Fetcher {
 	if o.Timeout <= 0 {
 		o.Timeout = 60 * time.Second
 	}
-	f := &Fetcher{maxBytes: o.MaxBytes, allow: o.Allow}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: f.control}
-	f.client = &http.Client{
-		Timeout: o.Timeout,
+	return &Fetcher{client: guard(o.Allow).client(o.Timeout), maxBytes: o.MaxBytes}
+}
+
+var (
+	errRefused          = errors.New("address not allowed") // a destination the guard refused
+	errTooManyRedirects = errors.New("too many redirects")
+)
+
+// guard is the networks reachable although special; every other special address is
+// refused.
+type guard []netip.Prefix
+
+// client is an HTTP client that dials only what the guard allows, on every request and
+// redirect, through no proxy.
+func (g guard) client(timeout time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: g.control}
+	return &http.Client{
+		Timeout: timeout,
 		Transport: &http.Transport{
 			Proxy:                 nil, // a proxy would dial for us, past the guard
 			DialContext:           dialer.DialContext,
@@ -67,28 +81,22 @@ func New(o Options) *Fetcher {
 			return checkScheme(req.URL)
 		},
 	}
-	return f
 }
 
-var (
-	errRefused          = errors.New("address not allowed") // a destination the guard refused
-	errTooManyRedirects = errors.New("too many redirects")
-)
-
 // control runs for every connection, after name resolution, with the address to dial.
-func (f *Fetcher) control(_, address string, _ syscall.RawConn) error {
+func (g guard) control(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: %s", errRefused, address)
 	}
-	if ip := ap.Addr().Unmap(); !f.allowed(ip) {
+	if ip := ap.Addr().Unmap(); !g.allowed(ip) {
 		return fmt.Errorf("%w: %s", errRefused, ip)
 	}
 	return nil
 }
 
-func (f *Fetcher) allowed(ip netip.Addr) bool {
-	for _, p := range f.allow {
+func (g guard) allowed(ip netip.Addr) bool {
+	for _, p := range g {
 		if p.Contains(ip) {
 			return true
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/wagate/wagate/domain/device/devicetest"
 	"github.com/wagate/wagate/domain/key"
 	"github.com/wagate/wagate/domain/key/keytest"
+	"github.com/wagate/wagate/domain/webhook/webhooktest"
 )
 
 func TestRepository(t *testing.T) {
@@ -29,4 +30,11 @@ func TestLog(t *testing.T) {
 
 func TestLeases(t *testing.T) {
 	clustertest.RunLeasesContract(t, func(*testing.T) cluster.Leases { return memory.NewLeases() })
+}
+
+func TestWebhooks(t *testing.T) {
+	webhooktest.RunContract(t, func(*testing.T) webhooktest.Stores {
+		w := memory.NewWebhooks()
+		return webhooktest.Stores{Webhooks: w, Deliveries: w.Deliveries()}
+	})
 }

@@ -62,6 +62,10 @@ type Metrics struct {
 	leases    map[application.LeaseChange]prometheus.Counter
 	leasesVec *prometheus.CounterVec
 
+	webhooks        map[string]prometheus.Counter
+	webhooksVec     *prometheus.CounterVec
+	webhookDuration prometheus.Observer
+
 	redisErrors    map[string]prometheus.Counter
 	redisErrorsVec *prometheus.CounterVec
 	redisConnected prometheus.Gauge
@@ -113,6 +117,11 @@ func New() *Metrics {
 
 	m.leasesVec = f.counterVec("lease_changes_total", "Device leases this instance claimed, released or lost (to another instance, or not renewed in time).", "change")
 	m.leases = resolve(m.leasesVec, []application.LeaseChange{application.LeaseClaimed, application.LeaseReleased, application.LeaseLost})
+
+	m.webhooksVec = f.counterVec("webhook_deliveries_total", "Attempts to deliver events to webhooks, by status: delivered, failed (retried later) or dead (a dead letter).", "status")
+	m.webhooks = resolve(m.webhooksVec, []string{"delivered", "failed", "dead"})
+	m.webhookDuration = f.histogram("webhook_delivery_duration_seconds", "Time a webhook receiver took to answer a delivery.",
+		[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30})
 
 	m.redisErrorsVec = f.counterVec("redis_errors_total", "Failures to announce events to the other instances through Redis, or to read their announcements.", "op")
 	m.redisErrors = resolve(m.redisErrorsVec, []string{"announce", "read"})
@@ -223,6 +232,13 @@ func (m *Metrics) MessageSent(took time.Duration, err error) {
 // LeaseChanged counts a lease claimed, released or lost (for the use cases).
 func (m *Metrics) LeaseChanged(change application.LeaseChange) {
 	child(m.leases, m.leasesVec, change).Inc()
+}
+
+// WebhookAttempted counts an attempt to deliver an event to a webhook (for the use
+// cases).
+func (m *Metrics) WebhookAttempted(status string, took time.Duration) {
+	child(m.webhooks, m.webhooksVec, status).Inc()
+	m.webhookDuration.Observe(took.Seconds())
 }
 
 // RedisFailed counts a failed exchange with Redis (for the redis adapter).

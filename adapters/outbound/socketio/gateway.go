@@ -31,7 +31,9 @@ import (
 	"time"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
@@ -246,8 +248,10 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, lo
 	recovery.SetMaxDisconnectionDuration(0) // unused: sessions are not kept in memory
 	opts.SetConnectionStateRecovery(recovery)
 	opts.SetAdapter(sessions{})
+	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, &wsBuilder{})) // transport.go
+	opts.SetParser(rawParser{parser.NewParser()})                                            // encoder.go
 	g.io = socket.NewServer(nil, opts)
-	g.handler = g.checkOrigin(g.io.ServeHandler(opts))
+	g.handler = g.checkOrigin(lettingGo(g.io.ServeHandler(opts))) // hijack.go
 	g.io.Engine().On("connection", func(args ...any) { g.guard(args[0].(engine.Socket)) })
 
 	g.io.Use(g.authenticate)
@@ -696,7 +700,7 @@ func (g *Gateway) emit(r device.Record) []socket.Namespace {
 func emitTo(nsp socket.Namespace, rooms []socket.Room, name string, args ...any) {
 	rooms = slices.DeleteFunc(rooms, func(r socket.Room) bool { _, ok := nsp.Adapter().Rooms().Load(r); return !ok })
 	if len(rooms) > 0 {
-		_ = nsp.To(rooms...).Emit(name, args...)
+		broadcast(nsp, rooms, name, args...) // broadcast.go
 	}
 }
 
