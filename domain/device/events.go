@@ -90,7 +90,7 @@ type Disconnected struct {
 
 // EventNames are the names of every kind of event, as listeners and webhooks know them
 // (a test checks the list against the Name methods).
-var EventNames = []string{"qr", "authenticated", "ready", "message", "state", "disconnected"}
+var EventNames = []string{"qr", "authenticated", "ready", "message", "state", "disconnected", "receipt"}
 
 func (QR) Name() string              { return "qr" }
 func (Authenticated) Name() string   { return "authenticated" }

@@ -26,9 +26,6 @@ import (
 
 const namespace = "wagate"
 
-// eventNames are the Socket.io events of the contract, resolved in advance.
-var eventNames = []string{"state", "qr", "authenticated", "ready", "message", "disconnected"}
-
 // disconnectReasons are the reasons a session's connection ends with, resolved in advance.
 var disconnectReasons = []device.Reason{
 	device.ReasonStopped, device.ReasonConnectionLost, device.ReasonQRTimeout, device.ReasonLoggedOut,
@@ -97,7 +94,7 @@ func New() *Metrics {
 	conns := f.gaugeVec("socketio_connections", "Socket.io listeners connected, by namespace: root (every device) or device (one device's).", "namespace")
 	m.listeners = [2]prometheus.Gauge{conns.WithLabelValues("root"), conns.WithLabelValues("device")}
 	m.emittedVec = f.counterVec("socketio_events_emitted_total", "Events sent out to Socket.io listeners, by event (once per event, whatever the number of listeners).", "event")
-	m.emitted = resolve(m.emittedVec, eventNames)
+	m.emitted = resolve(m.emittedVec, device.EventNames) // resolved in advance
 	m.slowListeners = f.counter("socketio_slow_listeners_closed_total", "Socket.io connections closed because they did not keep up with their events.")
 
 	m.connects = f.counter("whatsapp_connects_total", "WhatsApp sessions that logged in and connected.")
