@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wagate/wagate/test/wasim"
 )
@@ -16,7 +18,14 @@ func TestWhatsAppMessaging(t *testing.T) {
 	checkClients(t)
 	t.Parallel()
 	sim := wasim.Start(t)
-	gw := startLive(t, simConfig(t, sim, ""))
+	cfg := simConfig(t, sim, "")
+	cfg.WebhookAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	gw := startLive(t, cfg)
+	hook := newReceiver(t)
+	var h webhookJSON
+	gw.api.call("POST", "/api/v1/webhooks", `{"url":"`+hook.url()+`","events":["receipt"]}`, http.StatusCreated, &h)
+	hook.setSecret(h.Secret)
+	hook.up()
 	const account, contact = "15550005555", "15550005999"
 	id := linkDevice(t, gw.api, sim, account)
 	dev := "/api/v1/devices/" + id
@@ -116,5 +125,21 @@ func TestWhatsAppMessaging(t *testing.T) {
 	}
 	if len(receipts) < 3 {
 		t.Fatalf("the feed holds %d receipts, want at least 3", len(receipts))
+	}
+	// And so does a webhook that asked for them, signed: the first three, in order.
+	for deadline := time.Now().Add(10 * time.Second); len(hook.firsts()) < len(receipts); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook got %d of %d receipts", len(hook.firsts()), len(receipts))
+		}
+	}
+	for i, got := range hook.firsts()[:3] {
+		if got.event != "receipt" || got.delivery != receipts[i] || got.device != id {
+			t.Fatalf("webhook delivery %d: %+v, want receipt %s", i, got, receipts[i])
+		}
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if hook.forged != 0 {
+		t.Fatalf("%d deliveries with a bad signature", hook.forged)
 	}
 }
