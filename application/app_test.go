@@ -166,8 +166,10 @@ func TestCreateGetRenameDelete(t *testing.T) {
 	if _, err := f.app.Queries.GetDevice.Handle(ctx, application.GetDevice{ID: d.ID}); domain.KindOf(err) != domain.KindNotFound {
 		t.Fatalf("get after delete: %v", err)
 	}
-	if recs := f.logged(t); len(recs) != 0 {
-		t.Fatalf("events for a device that never connected: %v", names(recs, d.ID))
+	// Even a device that never connected tells its listeners it is gone, so that they
+	// are let go.
+	if recs := f.logged(t); len(recs) != 1 || recs[0].Name != "disconnected" || payloadOf(recs[0])["reason"] != "deleted" {
+		t.Fatalf("events of a deleted device that never connected: %v, want disconnected (deleted)", names(recs, d.ID))
 	}
 }
 

@@ -46,9 +46,13 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 	} else if err != nil {
 		return Device{}, err
 	}
-	if err := startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID()); domain.KindOf(err) == domain.KindNotFound {
+	switch err := startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID()); {
+	case err == nil || domain.KindOf(err) == domain.KindConflict:
+		// Running: started here, or by this instance's own scan, which saw the device
+		// live and claimed it between its commit and our claim.
+	case domain.KindOf(err) == domain.KindNotFound:
 		return Device{}, err // deleted meanwhile
-	} else if err != nil {
+	default:
 		h.log.ErrorContext(ctx, "start session", "device", id, "err", err)
 		return Device{}, fmt.Errorf("start session: %w", &domain.Error{
 			Kind: domain.KindUnavailable, Message: "the WhatsApp session could not be started",

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/application"
+	"github.com/wagate/wagate/domain"
 	"github.com/wagate/wagate/domain/device"
 )
 
@@ -136,5 +137,34 @@ func TestOwnership(t *testing.T) {
 	})
 	if took := time.Since(died); took < fastLeases.TTL-fastLeases.Renew {
 		t.Fatalf("A took over after %v, before the dead instance's leases could expire", took)
+	}
+}
+
+// runningWhatsApp reports every session as running already, as the WhatsApp client does
+// when this instance's own scan started it between the connect's commit and its claim.
+type runningWhatsApp struct{ device.WhatsAppClient }
+
+func (runningWhatsApp) Connect(context.Context, device.Session, device.SessionHandler) error {
+	return domain.Errorf(domain.KindConflict, "device already has a running session")
+}
+
+// A connect whose session the instance's own scan started first succeeds, and leaves the
+// device connecting, not failed.
+func TestConnectFindsItsSessionRunning(t *testing.T) {
+	store := memory.NewStore()
+	app := runFeed(t, func(events device.EventLog) application.App {
+		return application.New(store.Devices, store.Messages, events, memory.NewLeases(), application.Instance{ID: "a", Timing: application.DefaultLeaseTiming},
+			memory.NewKeys(), runningWhatsApp{memory.NewWhatsApp()}, memory.NewPublisher(), memory.NewFetcher(), memoryHooks(), time.Now, application.NoObserver{}, quiet())
+	}, store.Log)
+	d, err := app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID})
+	if err != nil || got.Status != "connecting" {
+		t.Fatalf("connect: %+v %v, want the device connecting", got, err)
+	}
+	if now, _ := app.Queries.GetDevice.Handle(ctx, application.GetDevice{ID: d.ID}); now.Status != "connecting" {
+		t.Fatalf("the device is %s, want still connecting", now.Status)
 	}
 }

@@ -298,12 +298,10 @@ func validName(name string) (string, error) {
 // stamp is how the device keeps times: in UTC, to the microsecond, as databases store them.
 func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-// Remove records that the device is being deleted: listeners of a live device are told
-// it is gone.
+// Remove records that the device is being deleted: its listeners are told it is gone
+// (disconnected, reason deleted), and then let go, whatever its status was.
 func (d *Device) Remove(now time.Time) {
-	if d.status.Live() {
-		d.record(Disconnected{header(d.id, now), ReasonDeleted})
-	}
+	d.record(Disconnected{header(d.id, now), ReasonDeleted})
 }
 
 // Resume prepares a device whose session was running when the gateway stopped to be

@@ -171,6 +171,29 @@ func TestDeviceLifecycleAndNamespaces(t *testing.T) {
 	if ev := again.expect("connect_error"); ev.Message != "Device not found" {
 		t.Fatalf("joining a deleted device: %q", ev.Message)
 	}
+
+	// A device that never connected is let go of the same way; the root namespace on
+	// the same connection stays.
+	idle := g.createDevice("Never connected")
+	both := start(t, []string{"WAGATE_URL=" + g.base, "API_KEY=" + apiKey, "NAMESPACES=/,/device/" + idle},
+		"node", scriptPath(t, "js", "listen-many.mjs"))
+	both.unordered = true // two namespaces: their events interleave
+	both.take("both namespaces connected", func(ev clientEvent) bool { return ev.Event == "connect" })
+	both.take("both namespaces connected", func(ev clientEvent) bool { return ev.Event == "connect" })
+	both.take("the welcome", func(ev clientEvent) bool { return ev.Event == "state" && ev.Namespace == "/device/"+idle })
+	g.api.call("DELETE", "/api/v1/devices/"+idle, "", http.StatusNoContent, nil)
+	for _, ns := range []string{"/", "/device/" + idle} {
+		both.take("disconnected (deleted) on "+ns, func(ev clientEvent) bool { return ev.Event == "disconnected" && ev.Namespace == ns })
+	}
+	if ev := both.take("the device namespace let go", func(ev clientEvent) bool { return ev.Event == "disconnect" }); ev.Namespace != "/device/"+idle || ev.Reason != "io server disconnect" {
+		t.Fatalf("after the delete: %+v, want the device namespace disconnected by the server", ev)
+	}
+	both.quiet(500 * time.Millisecond) // the root namespace stays connected
+	for _, ev := range both.pending {
+		if ev.Event == "disconnect" {
+			t.Fatalf("%s was disconnected too (%s)", ev.Namespace, ev.Reason)
+		}
+	}
 }
 
 // TestUpperCaseNamespaceIsRefused: a device has one namespace, in lower case like its

@@ -1,6 +1,7 @@
 // Listens to many namespaces over one connection (socket.io-client multiplexes the
 // sockets of one Manager over one websocket), using the real socket.io-client. It prints
-// one JSON line per connect ({event, ns}) and per event ({event, ns, eventId}), and exits
+// one JSON line per connect and disconnect ({event, ns, reason}) and per event ({event,
+// ns, eventId}), and exits
 // when its stdin closes.
 //
 //   WAGATE_URL=... NAMESPACES=/device/<id>,/device/<id> API_KEY=... LAST_EVENT_ID=0 node listen-many.mjs
@@ -15,6 +16,7 @@ const sockets = env.NAMESPACES.split(',').map((ns) => {
   const socket = manager.socket(ns, { auth });
   socket.on('connect', () => out({ event: 'connect', ns }));
   socket.on('connect_error', (err) => out({ event: 'connect_error', ns, message: err.message }));
+  socket.on('disconnect', (reason) => out({ event: 'disconnect', ns, reason }));
   for (const name of ['qr', 'ready', 'authenticated', 'message', 'state', 'disconnected', 'receipt']) {
     socket.on(name, (data) => out({ event: name, ns, eventId: data.eventId }));
   }
