@@ -12,6 +12,8 @@ const s = {
   key: null,
   devices: new Map(), // id → device, as the REST API returns it
   rows: new Map(),    // id → its <li> in the list
+  names: new Map(),    // id → the clientName of its authenticated event, until the device has one
+  statusAt: new Map(), // id → {id, at}: the eventId and timestamp of the last state event applied
   selected: null,
   root: null,         // the socket on /, for every device's status
   socket: null,       // the socket on /device/<selected>, for its events
@@ -122,7 +124,16 @@ async function loadDevices() {
   $('more-devices').textContent = `Showing the first ${page.devices.length} of ${page.total} devices.`;
 }
 
+// putDevice shows a device read from the REST API. An answer can arrive after a state
+// event that is newer than what it read (connect answers "connecting" while "pairing" is
+// already there): its status counts only when the device changed after that event.
 function putDevice(d) {
+  const prev = s.devices.get(d.id);
+  if (prev && Date.parse(d.updatedAt) <= (s.statusAt.get(d.id)?.at ?? 0)) d = { ...d, status: prev.status };
+  showRow(d);
+}
+
+function showRow(d) {
   s.devices.set(d.id, d);
   let li = s.rows.get(d.id);
   if (!li) {
@@ -149,6 +160,8 @@ function putDevice(d) {
 
 function dropDevice(id) {
   s.devices.delete(id);
+  s.statusAt.delete(id);
+  s.names.delete(id);
   s.rows.get(id)?.remove();
   s.rows.delete(id);
   $('no-devices').hidden = s.devices.size > 0;
@@ -165,10 +178,14 @@ async function refresh(id) {
   }
 }
 
-// setStatus applies a state event at once, before the device is read again.
-function setStatus(id, status) {
-  const d = s.devices.get(id);
-  if (d) putDevice({ ...d, status });
+// setStatus applies a state event, unless a later one was applied: both namespaces send
+// each, and not in the same order. eventIds grow in commit order.
+function setStatus(e) {
+  const d = s.devices.get(e.deviceId);
+  const id = BigInt(e.eventId || 0);
+  if (!d || id < (s.statusAt.get(e.deviceId)?.id ?? 0n)) return;
+  s.statusAt.set(e.deviceId, { id, at: e.timestamp });
+  showRow({ ...d, status: e.status });
 }
 
 function showDevice(d) {
@@ -176,7 +193,7 @@ function showDevice(d) {
   $('device-status').textContent = d.status;
   $('device-status').className = 'status ' + d.status;
   $('device-phone').textContent = d.phoneNumber ? '+' + d.phoneNumber : '–';
-  $('device-pushname').textContent = d.pushName || '–';
+  $('device-pushname').textContent = d.businessName || d.pushName || s.names.get(d.id) || '–';
   $('device-id').textContent = d.id;
   $('connect').disabled = ['connecting', 'pairing', 'authenticated', 'ready'].includes(d.status);
   $('disconnect').disabled = !['connecting', 'pairing', 'authenticated', 'ready'].includes(d.status);
@@ -199,9 +216,13 @@ function listenToAll() {
   root.on('disconnect', () => { $('live').textContent = 'Reconnecting…'; });
   root.on('state', (e) => {
     if (!s.devices.has(e.deviceId)) refresh(e.deviceId); // created elsewhere
-    else setStatus(e.deviceId, e.status);
+    else setStatus(e);
   });
-  for (const name of ['authenticated', 'ready']) root.on(name, (e) => refresh(e.deviceId));
+  root.on('authenticated', (e) => {
+    s.names.set(e.deviceId, e.clientName);
+    refresh(e.deviceId);
+  });
+  root.on('ready', (e) => refresh(e.deviceId));
   root.on('disconnected', (e) => (e.reason === 'deleted' ? dropDevice(e.deviceId) : refresh(e.deviceId)));
 }
 
@@ -240,7 +261,7 @@ function onDeviceEvent(socket, name, e) {
   if (socket !== s.socket) return; // a late event of the device shown before
   logEvent(name, e);
   switch (name) {
-    case 'state': setStatus(e.deviceId, e.status); break;
+    case 'state': setStatus(e); break;
     case 'qr': showQR(e.deviceId); break;
     case 'authenticated':
       hideQR();
