@@ -34,16 +34,18 @@ type consoleStep struct {
 		Width int    `json:"width"`
 		Bits  string `json:"bits"`
 	} `json:"drawn"`
-	Sockets  []string        `json:"sockets"`
-	Caption  string          `json:"caption"`
-	Phone    string          `json:"phone"`
-	PushName string          `json:"pushName"`
-	Events   []string        `json:"events"`
-	Visible  int             `json:"visible"`
-	JSON     json.RawMessage `json:"json"`
-	Result   string          `json:"result"`
-	Overflow int             `json:"overflow"`
-	Problems []string        `json:"problems"`
+	Sockets     []string        `json:"sockets"`
+	Caption     string          `json:"caption"`
+	Phone       string          `json:"phone"`
+	PushName    string          `json:"pushName"`
+	Events      []string        `json:"events"`
+	Visible     int             `json:"visible"`
+	JSON        json.RawMessage `json:"json"`
+	Result      string          `json:"result"`
+	Overflow    int             `json:"overflow"`
+	Code        string          `json:"code"`
+	PanelHidden bool            `json:"panelHidden"`
+	Problems    []string        `json:"problems"`
 }
 
 // TestConsole walks the web console as a new user would, in a real browser against the
@@ -71,8 +73,8 @@ func TestConsole(t *testing.T) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	const phone, contact = "15550001111", "15550002222"
-	p := start(t, []string{"WAGATE_URL=" + gw.base(), "API_KEY=" + apiKey, "CONTACT=+" + contact, "ARTIFACTS=" + shots},
+	const phone, contact, codePhone = "15550001111", "15550002222", "15550003333"
+	p := start(t, []string{"WAGATE_URL=" + gw.base(), "API_KEY=" + apiKey, "CONTACT=+" + contact, "CODE_PHONE=+" + codePhone, "ARTIFACTS=" + shots},
 		"node", scriptPath(t, "js", "console.mjs"))
 	step := func(name string) consoleStep {
 		t.Helper()
@@ -147,6 +149,19 @@ func TestConsole(t *testing.T) {
 	}
 	if last := out[len(out)-1]; last.To != contact || last.Text != "hi from the console" || !strings.Contains(sent.Result, last.ID) {
 		t.Errorf("the contact received %+v; the page says %q", last, sent.Result)
+	}
+
+	// The other way to link: the code the page shows, typed on the phone.
+	pc := step("pair-code")
+	if _, err := sim.PairCode(t.Context(), wasim.PairCodeRequest{PhoneNumber: codePhone, Code: pc.Code, PushName: "Carol"}); err != nil {
+		t.Fatalf("pair code %q: %v", pc.Code, err)
+	}
+	if s := step("paired"); s.Phone != "+"+codePhone {
+		t.Errorf("paired shows %q", s.Phone)
+	}
+	deleted := step("deleted")
+	if status := gw.api.callStatus("GET", "/api/v1/devices/"+deleted.ID, nil); status != http.StatusNotFound || !deleted.PanelHidden {
+		t.Errorf("deleted from the page: GET answers %d, panel hidden %v", status, deleted.PanelHidden)
 	}
 
 	if s := step("phone"); s.Overflow > 0 {

@@ -3,7 +3,7 @@
 // of the step's screenshot) and reads JSON lines on stdin when the Go side must act
 // first; on failure it prints {step: "error", message} and exits 1.
 //
-//   WAGATE_URL=http://127.0.0.1:3000 API_KEY=... CONTACT=+15550002222 \
+//   WAGATE_URL=http://127.0.0.1:3000 API_KEY=... CONTACT=+15550002222 CODE_PHONE=+15550003333 \
 //   ARTIFACTS=/tmp/shots node console.mjs
 import { chromium } from 'playwright-core';
 import readline from 'node:readline';
@@ -112,6 +112,27 @@ try {
   await result.waitFor();
   await step('sent', { result: await result.textContent() });
 
+  // A second device, linked with a pairing code instead, then deleted.
+  await page.getByLabel('Device name').fill('Code phone');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'Code phone' }).waitFor();
+  await page.getByRole('button', { name: 'Connect', exact: true }).click();
+  await page.locator('#qr-caption', { hasText: /Scan within/ }).waitFor();
+  await page.getByLabel('Or link with a code: phone number').fill(env.CODE_PHONE);
+  await page.getByRole('button', { name: 'Get pairing code' }).click();
+  const shown = page.locator('#pair-code', { hasText: /[A-Z0-9]{4}-[A-Z0-9]{4}/ });
+  await shown.waitFor();
+  const code = (await shown.textContent()).match(/[A-Z0-9]{4}-[A-Z0-9]{4}/)[0];
+  await step('pair-code', { code });
+  await page.getByRole('button', { name: 'Code phone: ready' }).waitFor();
+  await page.locator('#device-phone', { hasText: env.CODE_PHONE }).waitFor();
+  await step('paired', { phone: await page.locator('#device-phone').textContent() });
+  const codeID = await page.locator('#device-id').textContent();
+  await page.getByRole('button', { name: 'Delete' }).click(); // the confirmation is accepted
+  await page.getByRole('button', { name: /^Code phone:/ }).waitFor({ state: 'detached' });
+  await step('deleted', { id: codeID, panelHidden: await page.locator('#device').isHidden() });
+
+  await page.getByRole('button', { name: /^Console phone:/ }).click();
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   await step('phone', { overflow });

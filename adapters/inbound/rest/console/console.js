@@ -211,7 +211,7 @@ function listenToAll() {
   s.root = root;
   root.on('connect', () => {
     $('live').textContent = 'Live';
-    run(loadDevices);
+    loadDevices().catch((err) => showError(err));
   });
   root.on('disconnect', () => { $('live').textContent = 'Reconnecting…'; });
   root.on('state', (e) => {
