@@ -34,18 +34,20 @@ type consoleStep struct {
 		Width int    `json:"width"`
 		Bits  string `json:"bits"`
 	} `json:"drawn"`
-	Sockets     []string        `json:"sockets"`
-	Caption     string          `json:"caption"`
-	Phone       string          `json:"phone"`
-	PushName    string          `json:"pushName"`
-	Events      []string        `json:"events"`
-	Visible     int             `json:"visible"`
-	JSON        json.RawMessage `json:"json"`
-	Result      string          `json:"result"`
-	Overflow    int             `json:"overflow"`
-	Code        string          `json:"code"`
-	PanelHidden bool            `json:"panelHidden"`
-	Problems    []string        `json:"problems"`
+	Sockets         []string        `json:"sockets"`
+	Caption         string          `json:"caption"`
+	Phone           string          `json:"phone"`
+	PushName        string          `json:"pushName"`
+	Events          []string        `json:"events"`
+	Visible         int             `json:"visible"`
+	JSON            json.RawMessage `json:"json"`
+	Result          string          `json:"result"`
+	Overflow        int             `json:"overflow"`
+	Code            string          `json:"code"`
+	PanelHidden     bool            `json:"panelHidden"`
+	Live            string          `json:"live"`
+	WorkspaceHidden bool            `json:"workspaceHidden"`
+	Problems        []string        `json:"problems"`
 }
 
 // TestConsole walks the web console as a new user would, in a real browser against the
@@ -102,8 +104,8 @@ func TestConsole(t *testing.T) {
 	}
 
 	step("sign-in")
-	if s := step("wrong-key"); !strings.Contains(s.Message, "Invalid API key") || !strings.Contains(s.Message, "Sign-in failed") {
-		t.Errorf("a wrong key shows %q", s.Message)
+	if s := step("wrong-key"); !strings.Contains(s.Message, "Invalid API key") || !strings.Contains(s.Message, "Sign-in failed") || !s.WorkspaceHidden {
+		t.Errorf("a wrong key shows %q, the devices hidden: %v", s.Message, s.WorkspaceHidden)
 	}
 	if s := step("signed-in"); !s.AlertHidden || s.KeyInURL || !slices.Contains(s.Sockets, "/ws/") {
 		t.Errorf("signed in: the error is still shown (%v), the key is in the URL (%v), websockets %v", !s.AlertHidden, s.KeyInURL, s.Sockets)
@@ -160,8 +162,8 @@ func TestConsole(t *testing.T) {
 		t.Errorf("paired shows %q", s.Phone)
 	}
 	deleted := step("deleted")
-	if status := gw.api.callStatus("GET", "/api/v1/devices/"+deleted.ID, nil); status != http.StatusNotFound || !deleted.PanelHidden {
-		t.Errorf("deleted from the page: GET answers %d, panel hidden %v", status, deleted.PanelHidden)
+	if status := gw.api.callStatus("GET", "/api/v1/devices/"+deleted.ID, nil); status != http.StatusNotFound || !deleted.PanelHidden || deleted.Live != "Live" {
+		t.Errorf("deleted from the page: GET answers %d, panel hidden %v, the live status says %q", status, deleted.PanelHidden, deleted.Live)
 	}
 
 	if s := step("phone"); s.Overflow > 0 {

@@ -51,7 +51,7 @@ try {
   await page.getByRole('button', { name: 'Sign in' }).click();
   const alert = page.getByRole('alert');
   await alert.waitFor();
-  await step('wrong-key', { message: await alert.textContent() });
+  await step('wrong-key', { message: await alert.textContent(), workspaceHidden: await page.locator('#workspace').isHidden() });
 
   await page.getByLabel('API key').fill(env.API_KEY);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -130,7 +130,10 @@ try {
   const codeID = await page.locator('#device-id').textContent();
   await page.getByRole('button', { name: 'Delete' }).click(); // the confirmation is accepted
   await page.getByRole('button', { name: /^Code phone:/ }).waitFor({ state: 'detached' });
-  await step('deleted', { id: codeID, panelHidden: await page.locator('#device').isHidden() });
+  await page.waitForTimeout(500); // the gateway ends the deleted device's listeners now
+  await step('deleted', {
+    id: codeID, panelHidden: await page.locator('#device').isHidden(), live: await page.locator('#live').textContent(),
+  });
 
   await page.getByRole('button', { name: /^Console phone:/ }).click();
   await page.setViewportSize({ width: 390, height: 844 });

@@ -226,8 +226,10 @@ function listenToAll() {
   root.on('disconnected', (e) => (e.reason === 'deleted' ? dropDevice(e.deviceId) : refresh(e.deviceId)));
 }
 
+// listen opens a namespace. A device's gets a connection of its own: when the device is
+// deleted the gateway ends its listeners' connection, which would take / down with it.
 function listen(namespace) {
-  const socket = io(namespace, { path: '/ws', auth: { apiKey: s.key } });
+  const socket = io(namespace, { path: '/ws', auth: { apiKey: s.key }, forceNew: namespace !== '/' });
   socket.on('connect_error', (err) => showError(err, `Live events (${namespace})`));
   return socket;
 }
