@@ -34,20 +34,25 @@ type consoleStep struct {
 		Width int    `json:"width"`
 		Bits  string `json:"bits"`
 	} `json:"drawn"`
-	Sockets         []string        `json:"sockets"`
-	Caption         string          `json:"caption"`
-	Phone           string          `json:"phone"`
-	PushName        string          `json:"pushName"`
-	Events          []string        `json:"events"`
-	Visible         int             `json:"visible"`
-	JSON            json.RawMessage `json:"json"`
-	Result          string          `json:"result"`
-	Overflow        int             `json:"overflow"`
-	Code            string          `json:"code"`
-	PanelHidden     bool            `json:"panelHidden"`
-	Live            string          `json:"live"`
-	WorkspaceHidden bool            `json:"workspaceHidden"`
-	Problems        []string        `json:"problems"`
+	Sockets     []string        `json:"sockets"`
+	Caption     string          `json:"caption"`
+	Phone       string          `json:"phone"`
+	PushName    string          `json:"pushName"`
+	Events      []string        `json:"events"`
+	Visible     int             `json:"visible"`
+	JSON        json.RawMessage `json:"json"`
+	Result      string          `json:"result"`
+	Overflow    int             `json:"overflow"`
+	Code        string          `json:"code"`
+	PanelHidden bool            `json:"panelHidden"`
+	Live        string          `json:"live"`
+	Kept        struct {
+		Cookies      int  `json:"cookies"`
+		LocalStorage int  `json:"localStorage"`
+		KeyInURL     bool `json:"keyInURL"`
+	} `json:"kept"`
+	WorkspaceHidden bool     `json:"workspaceHidden"`
+	Problems        []string `json:"problems"`
 }
 
 // TestConsole walks the web console as a new user would, in a real browser against the
@@ -166,8 +171,8 @@ func TestConsole(t *testing.T) {
 		t.Errorf("deleted from the page: GET answers %d, panel hidden %v, the live status says %q", status, deleted.PanelHidden, deleted.Live)
 	}
 
-	if s := step("phone"); s.Overflow > 0 {
-		t.Errorf("on a phone-sized screen the page is %d px wider than the screen", s.Overflow)
+	if s := step("phone"); s.Overflow > 0 || s.Kept.Cookies != 0 || s.Kept.LocalStorage != 0 || s.Kept.KeyInURL {
+		t.Errorf("on a phone-sized screen the page is %d px wider than the screen; after a reload: %+v", s.Overflow, s.Kept)
 	}
 	if s := step("done"); len(s.Problems) > 0 {
 		t.Errorf("the page broke its policy or threw: %v", s.Problems)

@@ -54,7 +54,7 @@ try {
   await step('wrong-key', { message: await alert.textContent(), workspaceHidden: await page.locator('#workspace').isHidden() });
 
   await page.getByLabel('API key').fill(env.API_KEY);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('API key').press('Enter'); // from the keyboard
   await page.locator('#live', { hasText: 'Live' }).waitFor();
   await step('signed-in', { sockets, alertHidden: await alert.isHidden(), keyInURL: page.url().includes(env.API_KEY) });
 
@@ -135,10 +135,18 @@ try {
     id: codeID, panelHidden: await page.locator('#device').isHidden(), live: await page.locator('#live').textContent(),
   });
 
+  // A reload keeps the key for this tab (session storage), and nowhere else.
+  await page.reload();
+  await page.locator('#live', { hasText: 'Live' }).waitFor();
+  const kept = {
+    cookies: (await page.context().cookies()).length,
+    localStorage: await page.evaluate(() => localStorage.length),
+    keyInURL: page.url().includes(env.API_KEY),
+  };
   await page.getByRole('button', { name: /^Console phone:/ }).click();
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  await step('phone', { overflow });
+  await step('phone', { overflow, kept });
   out({ step: 'done', problems });
 } catch (err) {
   const file = path.join(env.ARTIFACTS, 'failure.png');
