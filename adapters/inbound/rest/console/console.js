@@ -213,7 +213,11 @@ function listenToAll() {
     $('live').textContent = 'Live';
     loadDevices().catch((err) => showError(err));
   });
-  root.on('disconnect', () => { $('live').textContent = 'Reconnecting…'; });
+  $('live').textContent = 'Connecting…';
+  root.on('disconnect', (reason) => {
+    // The gateway lets go of a revoked key's listeners for good; anything else reconnects.
+    $('live').textContent = reason === 'io server disconnect' ? 'Disconnected by the gateway' : 'Reconnecting…';
+  });
   root.on('state', (e) => {
     if (!s.devices.has(e.deviceId)) refresh(e.deviceId); // created elsewhere
     else setStatus(e);
