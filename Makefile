@@ -4,7 +4,7 @@ BIN       := bin
 PKGS      := ./...
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build run test fuzz lint generate generate-check bench bench-go bench-socketio clean docs-assets
+.PHONY: all build run test fuzz lint generate generate-check bench bench-go bench-socketio clean docs-assets console-assets
 
 all: build
 
@@ -49,6 +49,15 @@ docs-assets:
 	cp $(DOCS_UI)/swagger-ui-bundle.js $(DOCS_UI)/swagger-ui.css $(DOCS_TO)/
 	cp $(DOCS_UI)/LICENSE $(DOCS_TO)/swagger-ui-LICENSE
 	cp $(DOCS_UI)/NOTICE $(DOCS_TO)/swagger-ui-NOTICE
+
+# The /console page's Socket.io client, from npm (pinned by web/console/package-lock.json),
+# copied where the REST adapter embeds it. Run after changing the version in web/console/package.json.
+CONSOLE_IO := web/console/node_modules/socket.io-client
+CONSOLE_TO := adapters/inbound/rest/console
+console-assets:
+	npm ci --prefix web/console --no-audit --no-fund --ignore-scripts
+	cp $(CONSOLE_IO)/dist/socket.io.esm.min.js $(CONSOLE_TO)/
+	cp $(CONSOLE_IO)/LICENSE $(CONSOLE_TO)/socket.io-client-LICENSE
 
 lint:
 	$(GO) vet $(PKGS)

@@ -87,8 +87,21 @@ func serve(ctx context.Context, cfg bootstrap.Config, log *slog.Logger, stdout i
 	if err != nil {
 		return err
 	}
-	log.Info("wagate listening", "addr", ln.Addr().String(), "database", cfg.DatabaseKind())
+	log.Info("wagate listening", "addr", ln.Addr().String(), "database", cfg.DatabaseKind(), "console", consoleURL(ln.Addr()))
 	return gw.Serve(ctx, ln)
+}
+
+// consoleURL is where a browser on this host opens the web console: localhost when the
+// gateway listens on every interface.
+func consoleURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "/console"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/console"
 }
 
 // health asks the gateway on this host's PORT whether it is alive: a container's health
@@ -121,5 +134,6 @@ func announceKey(stdout io.Writer, log *slog.Logger, path, key string) {
 	}
 	fmt.Fprintf(stdout, "\n  wagate generated an API key and saved it in %s:\n\n    %s\n\n"+
 		"  Send it as the X-API-Key header (or Authorization: Bearer) to the REST API,\n"+
-		"  and as apiKey to Socket.io. Set API_KEY to choose your own.\n\n", path, key)
+		"  and as apiKey to Socket.io, or paste it into the web console at /console.\n"+
+		"  Set API_KEY to choose your own.\n\n", path, key)
 }

@@ -66,9 +66,14 @@ func (a *API) docsAsset(c *fiber.Ctx) error {
 }
 
 func sendDoc(c *fiber.Ctx, name, contentType string) error {
-	b, err := docsFS.ReadFile(path.Join("docs", name))
+	return sendEmbedded(c, docsFS, path.Join("docs", name), contentType)
+}
+
+// sendEmbedded answers a file of the binary; only names embedded reach here.
+func sendEmbedded(c *fiber.Ctx, files embed.FS, name, contentType string) error {
+	b, err := files.ReadFile(name)
 	if err != nil {
-		return err // only names embedded above reach here
+		return err
 	}
 	c.Set(fiber.HeaderContentType, contentType)
 	return c.Send(b)

@@ -1,5 +1,5 @@
 // Package rest is the gateway's REST API (fiber) under /api/v1, with the health checks
-// and its documentation (/openapi.json, /docs).
+// its documentation (/openapi.json, /docs) and the web console (/console).
 package rest
 
 import (
@@ -114,6 +114,7 @@ func New(app application.App, guard Authenticator, ready Pinger, log *slog.Logge
 	f.Get("/healthz", a.healthz)
 	f.Get("/readyz", a.readyz)
 	a.routeDocs(f)
+	a.routeConsole(f)
 
 	v1 := f.Group("/api/v1", requireAccess)
 	v1.Post("/devices", a.createDevice)
