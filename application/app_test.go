@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,31 +43,17 @@ func newFixture(t *testing.T) fixture {
 // after that, so a test that committed events before would never see them published.
 func runFeed(t *testing.T, build func(device.EventLog) application.App, events device.EventLog) application.App {
 	t.Helper()
-	l := &startedLog{EventLog: events, started: make(chan struct{})}
-	app := build(l)
+	app := build(events)
 	c, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); app.Commands.Feed.Run(c) }()
 	t.Cleanup(func() { cancel(); <-done })
 	select {
-	case <-l.started:
+	case <-app.Commands.Feed.Started():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the feed did not start")
 	}
 	return app
-}
-
-// startedLog closes started once the end of the log has been read.
-type startedLog struct {
-	device.EventLog
-	once    sync.Once
-	started chan struct{}
-}
-
-func (l *startedLog) Last(ctx context.Context) (device.EventID, error) {
-	id, err := l.EventLog.Last(ctx)
-	l.once.Do(func() { close(l.started) })
-	return id, err
 }
 
 var ctx = context.Background()
