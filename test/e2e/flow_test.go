@@ -57,8 +57,9 @@ func TestLinkFlow(t *testing.T) {
 	c.call("DELETE", "/api/v1/devices/"+d.ID, "", http.StatusNoContent, nil)
 	c.call("GET", "/api/v1/devices/"+d.ID, "", http.StatusNotFound, nil)
 
-	// The feed publishes what the log holds, in order, a moment after each change.
-	want := "state:connecting state:pairing qr state:authenticated authenticated state:ready ready state:logged_out disconnected"
+	// The feed publishes what the log holds, in order, a moment after each change; the
+	// last is the delete's (disconnected, deleted).
+	want := "state:connecting state:pairing qr state:authenticated authenticated state:ready ready state:logged_out disconnected disconnected"
 	var got string
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
