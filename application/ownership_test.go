@@ -3,11 +3,13 @@ package application_test
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/application"
+	"github.com/wagate/wagate/domain/cluster"
 	"github.com/wagate/wagate/domain/device"
 )
 
@@ -23,7 +25,7 @@ type instance struct {
 // fastLeases lets the tests see takeovers within a fraction of a second.
 var fastLeases = application.LeaseTiming{TTL: 300 * time.Millisecond, Renew: 60 * time.Millisecond, Scan: 30 * time.Millisecond}
 
-func startInstance(t *testing.T, name string, store memory.Store, leases *memory.Leases) *instance {
+func startInstance(t *testing.T, name string, store memory.Store, leases cluster.Leases) *instance {
 	t.Helper()
 	in := &instance{wa: memory.NewWhatsApp(), obs: &recordingObserver{}}
 	in.app = runFeed(t, func(events device.EventLog) application.App {
@@ -57,6 +59,51 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within 5 s: %s", what)
+		}
+	}
+}
+
+// countingLeases counts the leases read one at a time.
+type countingLeases struct {
+	*memory.Leases
+	gets atomic.Int64
+}
+
+func (l *countingLeases) Get(ctx context.Context, id device.ID) (cluster.Lease, bool, error) {
+	l.gets.Add(1)
+	return l.Leases.Get(ctx, id)
+}
+
+// TestScanReadsHoldersAtOnce: an instance under its fair share whose live devices are
+// all held by another learns who holds them in one read per scan, not one read per
+// device (with 10,000 devices, 10,000 reads every scan), and claims none of them.
+func TestScanReadsHoldersAtOnce(t *testing.T) {
+	store, leases := memory.NewStore(), &countingLeases{Leases: memory.NewLeases()}
+	a := startInstance(t, "a", store, leases)
+	var ids []string
+	for range 20 {
+		d, err := a.app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	b := startInstance(t, "b", store, leases)
+	eventually(t, "both instances alive", func() bool {
+		live, err := leases.Live(ctx, time.Now())
+		return err == nil && len(live) == 2
+	})
+	leases.gets.Store(0)
+	time.Sleep(10 * fastLeases.Scan) // B, holding none of its share of 10, scans
+	if n := leases.gets.Load(); n != 0 {
+		t.Fatalf("the scans read %d leases one by one, want none", n)
+	}
+	for id, on := range runningOn(ids, a, b) {
+		if !slices.Equal(on, []int{0}) {
+			t.Fatalf("device %s runs on %v, want on A alone", id, on)
 		}
 	}
 }

@@ -58,7 +58,8 @@ func main() {
 		ingestFor  = flag.Duration("ingest-for", 10*time.Second, "ingest: how long to send")
 		ingestOnly = flag.Bool("ingest-only", false, "link -ingest-devices devices and measure ingest only")
 		profile    = flag.String("profile", "", "write the child's heap and CPU profiles (30 s, idle) and goroutines into this directory")
-		parallel   = flag.Int("link-parallel", 16, "devices linked at once")
+		parallel   = flag.Int("link-parallel", 4, "devices linked at once")
+		variants   = flag.String("restarts", "default", "comma-separated environments to restart the gateway with, one restart each (e.g. default,GOGC=50)")
 	)
 	flag.Parse()
 	if *serve {
@@ -70,7 +71,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	h := &harness{db: *db, parallel: *parallel, profile: *profile}
+	h := &harness{db: *db, parallel: *parallel, profile: *profile, restarts: strings.Split(*variants, ",")}
 	if err := h.run(ctx, *n, *idle, *settle, *rate, *ingestDevs, *ingestFor, *ingestOnly); err != nil {
 		log.Fatal(err)
 	}
@@ -108,6 +109,8 @@ type harness struct {
 	db       string
 	parallel int
 	profile  string
+	restarts []string // the environment of each restart: "default" or NAME=VALUE
+	env      string   // the current one's
 	sim      *wasim.Server
 	dataDir  string
 	dbURL    string
@@ -162,11 +165,18 @@ func (h *harness) run(ctx context.Context, n int, idle, settle time.Duration, ra
 		if err := h.measureIdle(ctx, "after linking", n, base, idle, settle, ""); err != nil {
 			return err
 		}
-		if err := h.restart(ctx, n); err != nil {
-			return err
-		}
-		if err := h.measureIdle(ctx, "after restart", n, base, idle, settle, h.profile); err != nil {
-			return err
+		for i, env := range h.restarts {
+			h.env = env
+			if err := h.restart(ctx, n); err != nil {
+				return err
+			}
+			profile := ""
+			if i == 0 {
+				profile = h.profile
+			}
+			if err := h.measureIdle(ctx, "after restart "+env, n, base, idle, settle, profile); err != nil {
+				return err
+			}
 		}
 	}
 	return h.ingest(ctx, min(ingestDevs, n), rate, ingestFor)
@@ -204,6 +214,9 @@ func (h *harness) start(ctx context.Context) error {
 		"LOG_LEVEL=warn", "LOG_FORMAT=text")
 	if h.dbURL != "" {
 		cmd.Env = append(cmd.Env, "DATABASE_URL="+h.dbURL)
+	}
+	if h.env != "" && h.env != "default" {
+		cmd.Env = append(cmd.Env, h.env)
 	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -274,7 +287,9 @@ func (h *harness) link(ctx context.Context, phone string) error {
 		return err
 	}
 	if err := h.call(ctx, "POST", "/api/v1/devices/"+d.ID+"/connect", "", nil); err != nil {
-		return err
+		// The gateway's lease scan may have started the session first (the connect then
+		// answers 503 although the session runs): its QR code shows up all the same.
+		log.Printf("link %s: %v; waiting for its QR code anyway", phone, err)
 	}
 	var qr struct{ QR string }
 	if err := poll(ctx, time.Minute, "a QR code", func() bool {
@@ -330,8 +345,8 @@ func (h *harness) measureIdle(ctx context.Context, when string, n int, base int6
 		if err := os.MkdirAll(profile, 0o755); err != nil {
 			return err
 		}
-		for _, p := range []string{"heap", "goroutine?debug=1"} {
-			if err := h.save(ctx, p, filepath.Join(profile, strings.SplitN(p, "?", 2)[0]+".out")); err != nil {
+		for name, p := range map[string]string{"heap.out": "heap", "heap.txt": "heap?debug=1", "goroutine.txt": "goroutine?debug=1"} {
+			if err := h.save(ctx, p, filepath.Join(profile, name)); err != nil {
 				return err
 			}
 		}
@@ -385,32 +400,59 @@ func (h *harness) restart(ctx context.Context, n int) error {
 		return err
 	}
 	up := time.Since(began)
-	var first time.Duration
-	err := poll(ctx, 10*time.Minute, "every device ready after the restart", func() bool {
-		r := h.ready()
-		if r > 0 && first == 0 {
-			first = time.Since(began)
+	// The devices are still ready in the database (a shutdown keeps their status); each
+	// restore moves its device to connecting before it connects, and to ready once it is
+	// logged in. So: every device logged in at the simulator, then every device ready.
+	var half time.Duration
+	err := poll(ctx, 10*time.Minute, "every device logged in at the simulator after the restart", func() bool {
+		in := h.sim.Stats().LoggedIn
+		if in >= n/2 && half == 0 {
+			half = time.Since(began)
 		}
-		return r == n
+		return in == n
 	})
 	if err != nil {
 		return err
 	}
-	report("restore", "%d devices ready %v after the process started (HTTP up at %v, first ready at %v)",
-		n, time.Since(began).Round(10*time.Millisecond), up.Round(10*time.Millisecond), first.Round(10*time.Millisecond))
+	loggedIn := time.Since(began)
+	if err := poll(ctx, 5*time.Minute, "every device ready after the restart", func() bool { return h.ready() == n }); err != nil {
+		return err
+	}
+	report("restore "+h.env, "%d devices ready %v after the process started (HTTP up at %v, half logged in at %v, all at %v)",
+		n, time.Since(began).Round(10*time.Millisecond), up.Round(10*time.Millisecond), half.Round(10*time.Millisecond), loggedIn.Round(10*time.Millisecond))
+	if st := h.sim.Stats(); st.MaxConcurrentLoginsPerDevice != 1 {
+		return fmt.Errorf("a device was logged in twice at once (simulator stats %+v)", st)
+	}
 	return nil
 }
 
-// ingest sends rate messages/s from simulator contacts, round robin over the first
+// ingest sends rate messages/s from a simulator contact, round robin over the first
 // devices, for d, and times each from the send to a root-namespace Socket.io listener
 // hearing its event (which the gateway emits once the message and its event are
-// committed).
+// committed). A first message to each device, which sets up the contact's Signal
+// session with it, is timed apart beforehand.
 func (h *harness) ingest(ctx context.Context, devices, rate int, d time.Duration) error {
 	heard, err := h.listen(ctx)
 	if err != nil {
 		return err
 	}
+	lat, err := h.sendAt(ctx, heard, "first", devices, rate, devices)
+	if err != nil {
+		return err
+	}
+	report("ingest "+h.db+" first", "%d first messages (one per device) at %d/s: %s", devices, rate, quantiles(lat))
 	total := rate * int(d.Seconds())
+	if lat, err = h.sendAt(ctx, heard, "ingest", devices, rate, total); err != nil {
+		return err
+	}
+	report("ingest "+h.db, "%d msgs at %d/s over %d devices: %s", total, rate, devices, quantiles(lat))
+	return nil
+}
+
+// sendAt sends total messages at rate, the i-th to device i%devices, each from its own
+// goroutine (so that a slow send does not delay the schedule), and returns the time
+// each took to be heard.
+func (h *harness) sendAt(ctx context.Context, heard <-chan heardEvent, prefix string, devices, rate, total int) ([]time.Duration, error) {
 	var (
 		mu   sync.Mutex
 		sent = make(map[string]time.Time, total)
@@ -422,7 +464,7 @@ func (h *harness) ingest(ctx context.Context, devices, rate int, d time.Duration
 		defer tick.Stop()
 		for i := range total {
 			<-tick.C
-			text := "ingest " + strconv.Itoa(i)
+			text := prefix + " " + strconv.Itoa(i)
 			sem <- struct{}{}
 			mu.Lock()
 			sent[text] = time.Now()
@@ -440,7 +482,7 @@ func (h *harness) ingest(ctx context.Context, devices, rate int, d time.Duration
 		}
 	}()
 	lat := make([]time.Duration, 0, total)
-	deadline := time.After(d + time.Minute)
+	deadline := time.After(time.Duration(total/rate)*time.Second + time.Minute)
 	for len(lat) < total {
 		select {
 		case ev := <-heard:
@@ -451,15 +493,18 @@ func (h *harness) ingest(ctx context.Context, devices, rate int, d time.Duration
 				lat = append(lat, ev.at.Sub(s))
 			}
 		case err := <-errs:
-			return fmt.Errorf("send: %w", err)
+			return nil, fmt.Errorf("send: %w", err)
 		case <-deadline:
-			return fmt.Errorf("ingest: heard %d of %d messages", len(lat), total)
+			return nil, fmt.Errorf("%s: heard %d of %d messages", prefix, len(lat), total)
 		}
 	}
+	return lat, nil
+}
+
+func quantiles(lat []time.Duration) string {
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))].Round(100 * time.Microsecond) }
-	report("ingest "+h.db, "%d msgs at %d/s over %d devices: p50 %v, p99 %v, max %v", total, rate, devices, q(0.5), q(0.99), q(1))
-	return nil
+	return fmt.Sprintf("p50 %v, p99 %v, max %v", q(0.5), q(0.99), q(1))
 }
 
 type heardEvent struct {
