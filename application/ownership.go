@@ -329,18 +329,5 @@ func (o *Ownership) Release(ctx context.Context) error {
 
 // liveDevices lists the devices whose session should be running.
 func liveDevices(ctx context.Context, repo device.Repository) ([]device.ID, error) {
-	live := []device.Status{device.StatusConnecting, device.StatusPairing, device.StatusAuthenticated, device.StatusReady}
-	var ids []device.ID
-	for offset := 0; ; offset += MaxPageSize {
-		page, err := repo.List(ctx, device.Filter{Statuses: live, Limit: MaxPageSize, Offset: offset})
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range page.Devices {
-			ids = append(ids, d.ID())
-		}
-		if len(page.Devices) < MaxPageSize {
-			return ids, nil
-		}
-	}
+	return repo.IDs(ctx, []device.Status{device.StatusConnecting, device.StatusPairing, device.StatusAuthenticated, device.StatusReady})
 }

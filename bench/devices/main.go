@@ -400,6 +400,16 @@ func (h *harness) restart(ctx context.Context, n int) error {
 		return err
 	}
 	up := time.Since(began)
+	if h.profile != "" && h.env == h.restarts[0] {
+		// The CPU profile of the restore; it covers the first seconds after the start.
+		profiled := make(chan error, 1)
+		go func() { profiled <- h.save(ctx, "profile?seconds=8", filepath.Join(h.profile, "cpu-restore.out")) }()
+		defer func() {
+			if err := <-profiled; err != nil {
+				log.Printf("restore profile: %v", err)
+			}
+		}()
+	}
 	// The devices are still ready in the database (a shutdown keeps their status); each
 	// restore moves its device to connecting before it connects, and to ready once it is
 	// logged in. So: every device logged in at the simulator, then every device ready.
