@@ -42,6 +42,7 @@ type Ownership struct {
 
 	mu        sync.Mutex
 	owned     map[device.ID]int64 // the generation of each lease held
+	starting  map[device.ID]int   // sessions the API is starting (see Starting), by how many requests
 	renewedAt time.Time           // the last time every lease held was renewed
 	address   string              // where the other instances reach this one
 }
@@ -54,6 +55,23 @@ func (o *Ownership) Fence(ctx context.Context, id device.ID) context.Context {
 	gen := o.owned[id]
 	o.mu.Unlock()
 	return cluster.WithFence(ctx, cluster.Fence{Owner: o.self, Generation: gen})
+}
+
+// Starting tells the lease scan to leave the device alone until done is called: the API
+// is starting its session. Without it, the scan could see the device live (the API has
+// just moved it to connecting) before the API claims it, and start the same session at
+// the same time; the API's start would then fail.
+func (o *Ownership) Starting(id device.ID) (done func()) {
+	o.mu.Lock()
+	o.starting[id]++
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.starting[id]--; o.starting[id] <= 0 {
+			delete(o.starting, id)
+		}
+	}
 }
 
 // Claim takes the device's lease for this instance, for a session the API starts. It
@@ -286,8 +304,9 @@ func (o *Ownership) claimFree(ctx context.Context) {
 		}
 		o.mu.Lock()
 		_, mine := o.owned[id]
+		_, busy := o.starting[id]
 		o.mu.Unlock()
-		if owner, ok := holders[id]; mine || (ok && owner != o.self) {
+		if owner, ok := holders[id]; mine || busy || (ok && owner != o.self) {
 			continue
 		}
 		if err := o.Claim(ctx, id); err != nil {

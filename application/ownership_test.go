@@ -63,6 +63,23 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// connectNew creates n devices through in and connects them; it returns their ids.
+func connectNew(t *testing.T, in *instance, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		d, err := in.app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := in.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID}); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = d.ID
+	}
+	return ids
+}
+
 // countingLeases counts the leases read one at a time.
 type countingLeases struct {
 	*memory.Leases
@@ -80,17 +97,7 @@ func (l *countingLeases) Get(ctx context.Context, id device.ID) (cluster.Lease, 
 func TestScanReadsHoldersAtOnce(t *testing.T) {
 	store, leases := memory.NewStore(), &countingLeases{Leases: memory.NewLeases()}
 	a := startInstance(t, "a", store, leases)
-	var ids []string
-	for range 20 {
-		d, err := a.app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "d"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID}); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, d.ID)
-	}
+	ids := connectNew(t, a, 20)
 	b := startInstance(t, "b", store, leases)
 	eventually(t, "both instances alive", func() bool {
 		live, err := leases.Live(ctx, time.Now())
@@ -118,17 +125,7 @@ func TestOwnership(t *testing.T) {
 		live, err := leases.Live(ctx, time.Now())
 		return err == nil && len(live) == 2
 	})
-	var ids []string
-	for range 4 {
-		d, err := a.app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "d"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID}); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, d.ID)
-	}
+	ids := connectNew(t, a, 4)
 	spread := func() []int {
 		n := make([]int, 2)
 		for _, on := range runningOn(ids, a, b) {

@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -39,6 +38,7 @@ import (
 	"github.com/coder/websocket"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/wagate/wagate/bench/internal/procstat"
 	"github.com/wagate/wagate/bootstrap"
 	"github.com/wagate/wagate/test/wasim"
 )
@@ -150,7 +150,7 @@ func (h *harness) run(ctx context.Context, n int, idle, settle time.Duration, ra
 	}
 	defer h.kill()
 	time.Sleep(2 * time.Second)
-	base := rss(h.child.Process.Pid)
+	base := procstat.RSS(h.child.Process.Pid)
 	report("gateway base RSS", "%.1f MB (%s, no devices)", mb(base), h.db)
 
 	if ingestOnly {
@@ -339,49 +339,34 @@ func (h *harness) call(ctx context.Context, method, path, body string, out any) 
 func (h *harness) measureIdle(ctx context.Context, when string, n int, base int64, idle, settle time.Duration, profile string) error {
 	time.Sleep(settle)
 	pid := h.child.Process.Pid
-	r := rss(pid)
+	r := procstat.RSS(pid)
 	report("RSS "+when, "%.1f MB: %.1f KB per device over the base (%d ready)", mb(r), float64(r-base)/1024/float64(n), h.ready())
 	if profile != "" {
 		if err := os.MkdirAll(profile, 0o755); err != nil {
 			return err
 		}
 		for name, p := range map[string]string{"heap.out": "heap", "heap.txt": "heap?debug=1", "goroutine.txt": "goroutine?debug=1"} {
-			if err := h.save(ctx, p, filepath.Join(profile, name)); err != nil {
+			if err := h.save(p, filepath.Join(profile, name)); err != nil {
 				return err
 			}
 		}
 	}
-	cpu0, t0 := cpuTicks(pid), time.Now()
+	cpu0, t0 := procstat.CPU(pid), time.Now()
 	if profile != "" {
 		// The CPU profile covers the idle window.
-		if err := h.save(ctx, "profile?seconds="+strconv.Itoa(int(idle.Seconds())), filepath.Join(profile, "cpu.out")); err != nil {
+		if err := h.save("profile?seconds="+strconv.Itoa(int(idle.Seconds())), filepath.Join(profile, "cpu.out")); err != nil {
 			return err
 		}
 	} else {
 		time.Sleep(idle)
 	}
-	cpu := float64(cpuTicks(pid)-cpu0) / 100 / time.Since(t0).Seconds()
+	cpu := (procstat.CPU(pid) - cpu0).Seconds() / time.Since(t0).Seconds()
 	report("idle CPU "+when, "%.1f %% of a core over %v (%d devices)", 100*cpu, idle, n)
 	return nil
 }
 
-func (h *harness) save(ctx context.Context, profile, path string) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+h.pprof+"/debug/pprof/"+profile, nil)
-	if err != nil {
-		return err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, res.Body)
-	return err
+func (h *harness) save(profile, path string) error {
+	return procstat.Save("http://"+h.pprof+"/debug/pprof/"+profile, path)
 }
 
 // restart stops the gateway, waits until the simulator sees no connection, starts it
@@ -403,7 +388,7 @@ func (h *harness) restart(ctx context.Context, n int) error {
 	if h.profile != "" && h.env == h.restarts[0] {
 		// The CPU profile of the restore; it covers the first seconds after the start.
 		profiled := make(chan error, 1)
-		go func() { profiled <- h.save(ctx, "profile?seconds=8", filepath.Join(h.profile, "cpu-restore.out")) }()
+		go func() { profiled <- h.save("profile?seconds=8", filepath.Join(h.profile, "cpu-restore.out")) }()
 		defer func() {
 			if err := <-profiled; err != nil {
 				log.Printf("restore profile: %v", err)
@@ -562,36 +547,6 @@ func (h *harness) listen(ctx context.Context) (<-chan heardEvent, error) {
 		}
 	}()
 	return out, nil
-}
-
-// rss is the resident set of pid, in bytes (VmRSS of /proc/<pid>/status).
-func rss(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if kb, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			v, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")), 10, 64)
-			return v * 1024
-		}
-	}
-	return 0
-}
-
-// cpuTicks is pid's user + system time in clock ticks (100 per second on Linux).
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command name, which is in parentheses and may hold spaces.
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return ut + st
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
