@@ -133,6 +133,11 @@ func (h *harness) run(ctx context.Context, n int, idle, settle time.Duration, ra
 	go func() { _ = sim.Serve(l) }()
 	defer sim.Close()
 	h.sim = sim
+	if h.profile != "" {
+		if err := os.MkdirAll(h.profile, 0o755); err != nil {
+			return err
+		}
+	}
 	if h.dataDir, err = os.MkdirTemp("", "wagate-devices-"); err != nil {
 		return err
 	}
@@ -342,9 +347,6 @@ func (h *harness) measureIdle(ctx context.Context, when string, n int, base int6
 	r := procstat.RSS(pid)
 	report("RSS "+when, "%.1f MB: %.1f KB per device over the base (%d ready)", mb(r), float64(r-base)/1024/float64(n), h.ready())
 	if profile != "" {
-		if err := os.MkdirAll(profile, 0o755); err != nil {
-			return err
-		}
 		for name, p := range map[string]string{"heap.out": "heap", "heap.txt": "heap?debug=1", "goroutine.txt": "goroutine?debug=1"} {
 			if err := h.save(p, filepath.Join(profile, name)); err != nil {
 				return err
@@ -413,8 +415,10 @@ func (h *harness) restart(ctx context.Context, n int) error {
 	if err := poll(ctx, 5*time.Minute, "every device ready after the restart", func() bool { return h.ready() == n }); err != nil {
 		return err
 	}
-	report("restore "+h.env, "%d devices ready %v after the process started (HTTP up at %v, half logged in at %v, all at %v)",
-		n, time.Since(began).Round(10*time.Millisecond), up.Round(10*time.Millisecond), half.Round(10*time.Millisecond), loggedIn.Round(10*time.Millisecond))
+	cpu := procstat.CPU(h.child.Process.Pid)
+	report("restore "+h.env, "%d devices ready %v after the process started (HTTP up at %v, half logged in at %v, all at %v); gateway CPU %v, %.2f ms per device",
+		n, time.Since(began).Round(10*time.Millisecond), up.Round(10*time.Millisecond), half.Round(10*time.Millisecond), loggedIn.Round(10*time.Millisecond),
+		cpu, float64(cpu.Microseconds())/1000/float64(n))
 	if st := h.sim.Stats(); st.MaxConcurrentLoginsPerDevice != 1 {
 		return fmt.Errorf("a device was logged in twice at once (simulator stats %+v)", st)
 	}
