@@ -204,9 +204,13 @@ func (o *Ownership) renew(ctx context.Context) {
 	o.mu.Lock()
 	o.renewedAt = now
 	o.mu.Unlock()
+	kept := make(map[device.ID]bool, len(renewed)) // a set: 10,000 leases are renewed every Renew
+	for _, id := range renewed {
+		kept[id] = true
+	}
 	var lost []device.ID
 	for _, id := range ids {
-		if !slices.Contains(renewed, id) {
+		if !kept[id] {
 			lost = append(lost, id)
 		}
 	}
