@@ -59,7 +59,7 @@ func main() {
 		ingestOnly = flag.Bool("ingest-only", false, "link -ingest-devices devices and measure ingest only")
 		profile    = flag.String("profile", "", "write the child's heap and CPU profiles (30 s, idle) and goroutines into this directory")
 		parallel   = flag.Int("link-parallel", 4, "devices linked at once")
-		variants   = flag.String("restarts", "default", "comma-separated environments to restart the gateway with, one restart each (e.g. default,GOGC=50)")
+		variants   = flag.String("restarts", "default", "comma-separated environments to restart the gateway with, one restart each (e.g. GOGC=50,default); the last one is profiled and measures the ingest")
 	)
 	flag.Parse()
 	if *serve {
@@ -175,8 +175,8 @@ func (h *harness) run(ctx context.Context, n int, idle, settle time.Duration, ra
 			if err := h.restart(ctx, n); err != nil {
 				return err
 			}
-			profile := ""
-			if i == 0 {
+			profile := "" // profiles of the last restart, which the ingest measures too
+			if i == len(h.restarts)-1 {
 				profile = h.profile
 			}
 			if err := h.measureIdle(ctx, "after restart "+env, n, base, idle, settle, profile); err != nil {
@@ -387,7 +387,7 @@ func (h *harness) restart(ctx context.Context, n int) error {
 		return err
 	}
 	up := time.Since(began)
-	if h.profile != "" && h.env == h.restarts[0] {
+	if h.profile != "" && h.env == h.restarts[len(h.restarts)-1] {
 		// The CPU profile of the restore; it covers the first seconds after the start.
 		profiled := make(chan error, 1)
 		go func() { profiled <- h.save("profile?seconds=8", filepath.Join(h.profile, "cpu-restore.out")) }()
