@@ -45,6 +45,9 @@ import (
 
 const apiKey = "bench-devices-key-0123456789abcdefghijklmnop"
 
+// api calls the gateway; a call that hangs fails rather than the run.
+var api = &http.Client{Timeout: 30 * time.Second}
+
 func main() {
 	var (
 		serve      = flag.Bool("serve", false, "run the gateway (the child process); configured by the environment")
@@ -231,7 +234,7 @@ func (h *harness) start(ctx context.Context) error {
 	h.child, h.exited = cmd, make(chan struct{})
 	go func() { _ = cmd.Wait(); close(h.exited) }()
 	return poll(ctx, 60*time.Second, "the gateway to answer /healthz", func() bool {
-		res, err := http.Get(h.base() + "/healthz")
+		res, err := api.Get(h.base() + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -324,7 +327,7 @@ func (h *harness) call(ctx context.Context, method, path, body string, out any) 
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := api.Do(req)
 	if err != nil {
 		return err
 	}
