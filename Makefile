@@ -4,7 +4,7 @@ BIN       := bin
 PKGS      := ./...
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build run test fuzz lint generate generate-check bench bench-go bench-socketio clean docs-assets console-assets
+.PHONY: all build run test fuzz lint generate generate-check bench bench-go bench-socketio bench-devices clean docs-assets console-assets
 
 all: build
 
@@ -72,9 +72,10 @@ generate-check:
 	if [ $$status -ne 0 ]; then cat /tmp/wagate-wire.diff; echo "bootstrap/wire_gen.go is stale: run make generate"; exit 1; fi
 
 # Benchmarks: medians over BENCHCOUNT runs are what we report (see README, Benchmarks),
-# then the Socket.io fan-out against Node.js socket.io (BENCHMARKS.md).
+# then the Socket.io fan-out against Node.js socket.io, then devices per process and
+# ingest (BENCHMARKS.md).
 BENCHCOUNT ?= 6
-bench: bench-go bench-socketio
+bench: bench-go bench-socketio bench-devices
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(PKGS)
@@ -87,6 +88,16 @@ bench-socketio: bench/peer/node_modules
 	$(GO) build -o $(BIN)/bench-gateway ./bench/gateway
 	$(GO) build -o $(BIN)/loadgen ./bench/loadgen
 	$(PIN) ./$(BIN)/loadgen -wagate $(BIN)/bench-gateway $(if $(PIN),,-cpu '') $(BENCHFLAGS)
+
+# Devices per process: links DEVICES devices to the gateway (a child process) through the
+# simulator, then measures memory, idle CPU, the restore after a restart and the ingest
+# latency, on SQLite; then the ingest on PostgreSQL (127.0.0.1:5432, a database of its own).
+DEVICES     ?= 1000
+DEVICEFLAGS ?=
+bench-devices:
+	$(GO) build -o $(BIN)/bench-devices ./bench/devices
+	./$(BIN)/bench-devices -n $(DEVICES) $(DEVICEFLAGS)
+	./$(BIN)/bench-devices -db postgres -ingest-only $(DEVICEFLAGS)
 
 # The reference Node.js socket.io server's dependencies, pinned by bench/peer/package-lock.json.
 bench/peer/node_modules: bench/peer/package.json bench/peer/package-lock.json

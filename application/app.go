@@ -91,7 +91,7 @@ type Clock func() time.Time
 func New(repo device.Repository, msgs device.Messages, events device.EventLog, leases cluster.Leases, self Instance, keys key.Repository, wa device.WhatsAppClient, pub device.EventPublisher, fetcher message.Fetcher, hooks WebhookPorts, clock Clock, obs Observer, log *slog.Logger) App {
 	repo = statusLog{Repository: repo, instance: self.ID, log: log}
 	feed := NewFeed(events, pub, log)
-	owners := &Ownership{self: self.ID, leases: leases, repo: repo, wa: wa, timing: self.Timing, clock: clock, obs: obs, log: log, owned: map[device.ID]int64{}}
+	owners := &Ownership{self: self.ID, leases: leases, repo: repo, wa: wa, timing: self.Timing, clock: clock, obs: obs, log: log, owned: map[device.ID]int64{}, starting: map[device.ID]int{}}
 	sessions := &SessionEventsHandler{repo: repo, msgs: msgs, owners: owners, feed: feed, clock: clock, log: log}
 	restore := RestoreSessionsHandler{repo: repo, wa: wa, feed: feed, clock: clock, sessions: sessions, log: log}
 	owners.restore = restore

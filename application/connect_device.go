@@ -31,6 +31,7 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 	if err != nil {
 		return Device{}, err
 	}
+	defer h.owners.Starting(id)() // the lease scan must not start it too meanwhile
 	d, err := h.repo.Update(ctx, id, func(d *device.Device) error { return d.Connect(h.clock()) })
 	if err != nil {
 		return Device{}, err

@@ -42,6 +42,7 @@ type Ownership struct {
 
 	mu        sync.Mutex
 	owned     map[device.ID]int64 // the generation of each lease held
+	starting  map[device.ID]int   // sessions the API is starting (see Starting), by how many requests
 	renewedAt time.Time           // the last time every lease held was renewed
 	address   string              // where the other instances reach this one
 }
@@ -54,6 +55,23 @@ func (o *Ownership) Fence(ctx context.Context, id device.ID) context.Context {
 	gen := o.owned[id]
 	o.mu.Unlock()
 	return cluster.WithFence(ctx, cluster.Fence{Owner: o.self, Generation: gen})
+}
+
+// Starting tells the lease scan to leave the device alone until done is called: the API
+// is starting its session. Without it, the scan could see the device live (the API has
+// just moved it to connecting) before the API claims it, and start the same session at
+// the same time; the API's start would then fail.
+func (o *Ownership) Starting(id device.ID) (done func()) {
+	o.mu.Lock()
+	o.starting[id]++
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.starting[id]--; o.starting[id] <= 0 {
+			delete(o.starting, id)
+		}
+	}
 }
 
 // Claim takes the device's lease for this instance, for a session the API starts. It
@@ -186,9 +204,13 @@ func (o *Ownership) renew(ctx context.Context) {
 	o.mu.Lock()
 	o.renewedAt = now
 	o.mu.Unlock()
+	kept := make(map[device.ID]bool, len(renewed)) // a set: 10,000 leases are renewed every Renew
+	for _, id := range renewed {
+		kept[id] = true
+	}
 	var lost []device.ID
 	for _, id := range ids {
-		if !slices.Contains(renewed, id) {
+		if !kept[id] {
 			lost = append(lost, id)
 		}
 	}
@@ -269,6 +291,26 @@ func (o *Ownership) claimFree(ctx context.Context) {
 	}
 	o.stopEnded(ctx, ours, live)
 	share := (len(live) + max(len(instances), 1) - 1) / max(len(instances), 1)
+	if held[o.self] >= share {
+		return
+	}
+	// One read of who holds what rather than one per live device: with 10,000 devices
+	// and a few free, the scan would otherwise read every held lease one by one.
+	holders, err := o.leases.Holders(ctx, now)
+	if err != nil {
+		o.log.Warn("list lease holders", "err", err)
+		return
+	}
+	// Sessions start as their leases are claimed, a chunk at a time, rather than once all
+	// are: after a restart with 10,000 devices, claiming alone takes seconds.
+	chunks := make(chan []device.ID, 1)
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		for chunk := range chunks {
+			o.startClaimed(ctx, chunk)
+		}
+	}()
 	var claimed []device.ID
 	for _, id := range live {
 		if held[o.self] >= share || ctx.Err() != nil {
@@ -276,23 +318,33 @@ func (o *Ownership) claimFree(ctx context.Context) {
 		}
 		o.mu.Lock()
 		_, mine := o.owned[id]
+		_, busy := o.starting[id]
 		o.mu.Unlock()
-		if mine {
-			continue
-		}
-		if l, ok, err := o.leases.Get(ctx, id); err != nil || (ok && l.Expires.After(now) && l.Owner != o.self) {
+		if owner, ok := holders[id]; mine || busy || (ok && owner != o.self) {
 			continue
 		}
 		if err := o.Claim(ctx, id); err != nil {
 			continue // another instance was quicker
 		}
 		held[o.self]++
-		claimed = append(claimed, id)
+		if claimed = append(claimed, id); len(claimed) == claimChunk {
+			chunks <- claimed
+			claimed = nil
+		}
 	}
-	if len(claimed) == 0 {
-		return
+	if len(claimed) > 0 {
+		chunks <- claimed
 	}
-	r, err := o.restore.Handle(ctx, RestoreSessions{Devices: claimed})
+	close(chunks)
+	<-started
+}
+
+// claimChunk is how many claimed sessions are handed to the restore at once.
+const claimChunk = 64
+
+// startClaimed starts the sessions of devices just claimed.
+func (o *Ownership) startClaimed(ctx context.Context, ids []device.ID) {
+	r, err := o.restore.Handle(ctx, RestoreSessions{Devices: ids})
 	switch {
 	case err != nil:
 		o.log.Error("start claimed sessions", "err", err)
@@ -322,18 +374,5 @@ func (o *Ownership) Release(ctx context.Context) error {
 
 // liveDevices lists the devices whose session should be running.
 func liveDevices(ctx context.Context, repo device.Repository) ([]device.ID, error) {
-	live := []device.Status{device.StatusConnecting, device.StatusPairing, device.StatusAuthenticated, device.StatusReady}
-	var ids []device.ID
-	for offset := 0; ; offset += MaxPageSize {
-		page, err := repo.List(ctx, device.Filter{Statuses: live, Limit: MaxPageSize, Offset: offset})
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range page.Devices {
-			ids = append(ids, d.ID())
-		}
-		if len(page.Devices) < MaxPageSize {
-			return ids, nil
-		}
-	}
+	return repo.IDs(ctx, []device.Status{device.StatusConnecting, device.StatusPairing, device.StatusAuthenticated, device.StatusReady})
 }

@@ -3,12 +3,14 @@ package application_test
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain"
+	"github.com/wagate/wagate/domain/cluster"
 	"github.com/wagate/wagate/domain/device"
 )
 
@@ -24,7 +26,7 @@ type instance struct {
 // fastLeases lets the tests see takeovers within a fraction of a second.
 var fastLeases = application.LeaseTiming{TTL: 300 * time.Millisecond, Renew: 60 * time.Millisecond, Scan: 30 * time.Millisecond}
 
-func startInstance(t *testing.T, name string, store memory.Store, leases *memory.Leases) *instance {
+func startInstance(t *testing.T, name string, store memory.Store, leases cluster.Leases) *instance {
 	t.Helper()
 	in := &instance{wa: memory.NewWhatsApp(), obs: &recordingObserver{}}
 	in.app = runFeed(t, func(events device.EventLog) application.App {
@@ -62,6 +64,58 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// connectNew creates n devices through in and connects them; it returns their ids.
+func connectNew(t *testing.T, in *instance, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		d, err := in.app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := in.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID}); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = d.ID
+	}
+	return ids
+}
+
+// countingLeases counts the leases read one at a time.
+type countingLeases struct {
+	*memory.Leases
+	gets atomic.Int64
+}
+
+func (l *countingLeases) Get(ctx context.Context, id device.ID) (cluster.Lease, bool, error) {
+	l.gets.Add(1)
+	return l.Leases.Get(ctx, id)
+}
+
+// TestScanReadsHoldersAtOnce: an instance under its fair share whose live devices are
+// all held by another learns who holds them in one read per scan, not one read per
+// device (with 10,000 devices, 10,000 reads every scan), and claims none of them.
+func TestScanReadsHoldersAtOnce(t *testing.T) {
+	store, leases := memory.NewStore(), &countingLeases{Leases: memory.NewLeases()}
+	a := startInstance(t, "a", store, leases)
+	ids := connectNew(t, a, 20)
+	b := startInstance(t, "b", store, leases)
+	eventually(t, "both instances alive", func() bool {
+		live, err := leases.Live(ctx, time.Now())
+		return err == nil && len(live) == 2
+	})
+	leases.gets.Store(0)
+	time.Sleep(10 * fastLeases.Scan) // B, holding none of its share of 10, scans
+	if n := leases.gets.Load(); n != 0 {
+		t.Fatalf("the scans read %d leases one by one, want none", n)
+	}
+	for id, on := range runningOn(ids, a, b) {
+		if !slices.Equal(on, []int{0}) {
+			t.Fatalf("device %s runs on %v, want on A alone", id, on)
+		}
+	}
+}
+
 // TestOwnership spreads the sessions of two instances evenly, stops a session whose
 // device was stopped or deleted through the other instance, and takes a dead instance's
 // sessions over once its leases expire, each session running on one instance at a time.
@@ -72,17 +126,7 @@ func TestOwnership(t *testing.T) {
 		live, err := leases.Live(ctx, time.Now())
 		return err == nil && len(live) == 2
 	})
-	var ids []string
-	for range 4 {
-		d, err := a.app.Commands.CreateDevice.Handle(ctx, application.CreateDevice{Name: "d"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.app.Commands.ConnectDevice.Handle(ctx, application.ConnectDevice{ID: d.ID}); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, d.ID)
-	}
+	ids := connectNew(t, a, 4)
 	spread := func() []int {
 		n := make([]int, 2)
 		for _, on := range runningOn(ids, a, b) {

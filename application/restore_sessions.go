@@ -21,8 +21,11 @@ type RestoreSessions struct {
 	Devices []device.ID
 	// StartedAt, when set, is when this gateway started: devices changed since then are
 	// left alone, because the API has already dealt with them.
-	StartedAt   time.Time
-	Concurrency int           // sessions started at once; 8 when 0
+	StartedAt time.Time
+	// Concurrency is how many sessions are started at once; 32 when 0. A start mostly
+	// waits: for the database (whose journal commits concurrent writes together) and for
+	// the session's first connection, which goes on in the background.
+	Concurrency int
 	Timeout     time.Duration // how long one start may take before the next goes ahead; 30 s when 0
 }
 
@@ -47,7 +50,7 @@ type RestoreSessionsHandler struct {
 
 func (h RestoreSessionsHandler) Handle(ctx context.Context, cmd RestoreSessions) (Restored, error) {
 	if cmd.Concurrency <= 0 {
-		cmd.Concurrency = 8
+		cmd.Concurrency = 32
 	}
 	if cmd.Timeout <= 0 {
 		cmd.Timeout = 30 * time.Second

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wagate/wagate/bench/internal/procstat"
 )
 
 type server struct {
@@ -143,51 +145,17 @@ func (p *proc) stop() {
 }
 
 // cpu is the CPU time the server has used, user and system.
-func (p *proc) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command's name, which is in parentheses: utime and stime
-	// are the 12th and 13th of them, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * 10 * time.Millisecond
-}
+func (p *proc) cpu() time.Duration { return procstat.CPU(p.cmd.Process.Pid) }
 
 // rss is the server's resident memory, in bytes.
-func (p *proc) rss() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func (p *proc) rss() int64 { return procstat.RSS(p.cmd.Process.Pid) }
 
 // heapProfile is where the idle scenario saves wagate's heap profile, if anywhere.
 var heapProfile string
 
 // save writes what the server serves at path to a file.
 func (p *proc) save(path, file string) error {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", p.port, path))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
+	return procstat.Save(fmt.Sprintf("http://127.0.0.1:%d%s", p.port, path), file)
 }
 
 // publish has the server publish count events to each of devices, rate a second.

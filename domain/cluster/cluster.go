@@ -41,6 +41,8 @@ type Leases interface {
 	Get(ctx context.Context, id device.ID) (l Lease, ok bool, err error)
 	// Held counts the unexpired leases of each owner at now.
 	Held(ctx context.Context, now time.Time) (map[string]int, error)
+	// Holders returns the owner of each lease unexpired at now, by device.
+	Holders(ctx context.Context, now time.Time) (map[device.ID]string, error)
 	// Beat records that inst is alive until expires; Live lists the instances alive at now.
 	Beat(ctx context.Context, inst Instance, expires time.Time) error
 	Live(ctx context.Context, now time.Time) ([]Instance, error)

@@ -13,6 +13,10 @@ type Repository interface {
 	Create(ctx context.Context, d *Device) error
 	Get(ctx context.Context, id ID) (*Device, error)
 	List(ctx context.Context, f Filter) (Page, error)
+	// IDs lists the ids of the devices in statuses (any when empty), oldest first, in one
+	// read and without loading the devices: the sessions that should run are listed
+	// every few seconds, and there may be 10,000 of them.
+	IDs(ctx context.Context, statuses []Status) ([]ID, error)
 	// Count counts the devices in each status; statuses without devices may be absent.
 	Count(ctx context.Context) (map[Status]int, error)
 	// Update loads the device, applies fn and stores the result together with the

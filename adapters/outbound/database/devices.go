@@ -98,11 +98,7 @@ func (r *Devices) List(ctx context.Context, f device.Filter) (device.Page, error
 	var rows []deviceRow
 	q := r.db.NewSelect().Model(&rows).Order("created_at", "id").Limit(int64(f.Limit)).Offset(int64(f.Offset))
 	if len(f.Statuses) > 0 {
-		names := make([]string, len(f.Statuses))
-		for i, s := range f.Statuses {
-			names[i] = s.String()
-		}
-		q = q.Where("status IN (?)", bun.List(names))
+		q = q.Where("status IN (?)", bun.List(statusNames(f.Statuses)))
 	}
 	total, err := q.ScanAndCount(ctx)
 	if err != nil {
@@ -117,6 +113,30 @@ func (r *Devices) List(ctx context.Context, f device.Filter) (device.Page, error
 		page.Devices = append(page.Devices, d)
 	}
 	return page, nil
+}
+
+func (r *Devices) IDs(ctx context.Context, statuses []device.Status) ([]device.ID, error) {
+	var ids []string
+	q := r.db.NewSelect().Model((*deviceRow)(nil)).Column("id").Order("created_at", "id")
+	if len(statuses) > 0 {
+		q = q.Where("status IN (?)", bun.List(statusNames(statuses)))
+	}
+	if err := q.Scan(ctx, &ids); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("list device ids: %w", err)
+	}
+	out := make([]device.ID, len(ids))
+	for i, id := range ids {
+		out[i] = device.ID(id)
+	}
+	return out, nil
+}
+
+func statusNames(statuses []device.Status) []string {
+	names := make([]string, len(statuses))
+	for i, s := range statuses {
+		names[i] = s.String()
+	}
+	return names
 }
 
 func (r *Devices) Count(ctx context.Context) (map[device.Status]int, error) {

@@ -125,6 +125,23 @@ func (l *Leases) Held(ctx context.Context, now time.Time) (map[string]int, error
 	return held, nil
 }
 
+func (l *Leases) Holders(ctx context.Context, now time.Time) (map[device.ID]string, error) {
+	var rows []struct {
+		DeviceID string `bun:"device_id"`
+		Owner    string `bun:"owner"`
+	}
+	err := l.db.NewSelect().Model((*leaseRow)(nil)).Column("device_id", "owner").
+		Where("expires_at > ?", now.UTC()).Scan(ctx, &rows)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("list lease holders: %w", err)
+	}
+	out := make(map[device.ID]string, len(rows))
+	for _, r := range rows {
+		out[device.ID(r.DeviceID)] = r.Owner
+	}
+	return out, nil
+}
+
 func (l *Leases) Beat(ctx context.Context, inst cluster.Instance, expires time.Time) error {
 	_, err := l.db.NewInsert().Model(&instanceRow{ID: inst.ID, Address: inst.Address, ExpiresAt: expires.UTC()}).
 		On("CONFLICT (id) DO UPDATE").Set("address = EXCLUDED.address, expires_at = EXCLUDED.expires_at").Exec(ctx)

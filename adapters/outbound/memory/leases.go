@@ -86,6 +86,18 @@ func (l *Leases) Held(_ context.Context, now time.Time) (map[string]int, error) 
 	return held, nil
 }
 
+func (l *Leases) Holders(_ context.Context, now time.Time) (map[device.ID]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[device.ID]string{}
+	for id, cur := range l.leases {
+		if cur.Expires.After(now) {
+			out[id] = cur.Owner
+		}
+	}
+	return out, nil
+}
+
 func (l *Leases) Beat(_ context.Context, inst cluster.Instance, expires time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

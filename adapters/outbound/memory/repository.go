@@ -6,6 +6,7 @@ package memory
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"sync"
 
@@ -68,6 +69,15 @@ func (r *Repository) List(_ context.Context, f device.Filter) (device.Page, erro
 		page.Devices = append(page.Devices, device.Rehydrate(matching[i]))
 	}
 	return page, nil
+}
+
+func (r *Repository) IDs(ctx context.Context, statuses []device.Status) ([]device.ID, error) {
+	page, err := r.List(ctx, device.Filter{Statuses: statuses, Limit: math.MaxInt})
+	ids := make([]device.ID, len(page.Devices))
+	for i, d := range page.Devices {
+		ids[i] = d.ID()
+	}
+	return ids, err
 }
 
 func (r *Repository) Count(context.Context) (map[device.Status]int, error) {

@@ -131,7 +131,7 @@ func (c *Client) Connect(ctx context.Context, s device.Session, h device.Session
 	return c.start(ss, func(ss *session) { ss.supervise() })
 }
 
-// start registers the session and runs its worker and run (its supervisor).
+// start registers the session and runs run (its supervisor).
 func (c *Client) start(ss *session, run func(*session)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -149,18 +149,12 @@ func (c *Client) start(ss *session, run func(*session)) error {
 		}
 	}
 	c.sessions[ss.id] = ss
-	c.running.Add(2)
-	go func() {
-		defer c.running.Done()
-		ss.work()
-	}()
-	go func() {
-		defer c.running.Done()
+	c.running.Go(func() {
 		if ss.cli == nil {
 			defer close(ss.supervised)
 		}
 		run(ss)
-	}()
+	})
 	return nil
 }
 

@@ -11,16 +11,17 @@ import (
 )
 
 // slogLogger hands whatsmeow's log lines to slog. Lines below min are dropped before they
-// are formatted: whatsmeow's debug level logs every frame.
+// are formatted: whatsmeow's debug level logs every frame. The module is added to each
+// line rather than kept in a logger of its own (slog's With formats it at once): every
+// client makes several sub-loggers, which log rarely, and there may be 10,000 clients.
 type slogLogger struct {
-	base   *slog.Logger
 	log    *slog.Logger
 	module string
 	min    slog.Level
 }
 
 func newLibraryLogger(log *slog.Logger, min slog.Level, module string) waLog.Logger {
-	return &slogLogger{base: log, log: log.With("module", module), module: module, min: min}
+	return &slogLogger{log: log, module: module, min: min}
 }
 
 func (l *slogLogger) Debugf(msg string, args ...any) { l.logf(slog.LevelDebug, msg, args) }
@@ -29,14 +30,14 @@ func (l *slogLogger) Warnf(msg string, args ...any)  { l.logf(slog.LevelWarn, ms
 func (l *slogLogger) Errorf(msg string, args ...any) { l.logf(slog.LevelError, msg, args) }
 
 func (l *slogLogger) Sub(module string) waLog.Logger {
-	return newLibraryLogger(l.base, l.min, l.module+"/"+module)
+	return newLibraryLogger(l.log, l.min, l.module+"/"+module)
 }
 
 func (l *slogLogger) logf(level slog.Level, msg string, args []any) {
 	if level < l.min || !l.log.Enabled(context.Background(), level) {
 		return
 	}
-	l.log.Log(context.Background(), level, fmt.Sprintf(msg, args...))
+	l.log.Log(context.Background(), level, fmt.Sprintf(msg, args...), "module", l.module)
 }
 
 // libsignal logs through a package variable that it fills lazily, without a lock, on

@@ -1,6 +1,7 @@
 package whatsmeow
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -16,21 +17,28 @@ func msgEvent(id string) *events.Message {
 	return &events.Message{Info: types.MessageInfo{ID: id}}
 }
 
-// The queue keeps messages and state changes in the order they came; a closed queue
-// takes nothing more (the message's handOver then gives up: no ack) but gives out what it
-// holds.
+// The queue hands messages and state changes over in the order they came, one at a
+// time, from a goroutine that runs only while there is news; a closed queue takes nothing
+// more (the message's handOver then gives up: no ack) but hands over what it holds.
 func TestQueueOrderAndClose(t *testing.T) {
-	q := newQueue()
+	var (
+		running sync.WaitGroup
+		mu      sync.Mutex
+		handed  []queued
+	)
+	release := make(chan struct{})
+	q := newQueue(func(it queued) {
+		<-release // the first item holds the goroutine: the others queue up behind it
+		mu.Lock()
+		handed = append(handed, it)
+		mu.Unlock()
+	}, &running)
 	done := make(chan error, 1)
 	q.pushState(device.SessionConnected{})
 	if !q.pushMessage(msgEvent("1"), done) {
 		t.Fatal("an open queue refused a message")
 	}
 	q.pushState(device.SessionProfile{PushName: "x"})
-	items, ok := q.take()
-	if !ok || len(items) != 3 || items[0].ev == nil || items[1].msg.Info.ID != "1" || items[1].done == nil || items[2].ev == nil {
-		t.Fatalf("took %+v (%v)", items, ok)
-	}
 	if !q.pushMessage(msgEvent("2"), done) {
 		t.Fatal("an open queue refused a message")
 	}
@@ -39,12 +47,32 @@ func TestQueueOrderAndClose(t *testing.T) {
 		t.Fatal("a closed queue took a message")
 	}
 	q.pushState(device.SessionConnected{}) // ignored
-	items, ok = q.take()
-	if !ok || len(items) != 1 || items[0].msg.Info.ID != "2" {
-		t.Fatalf("after close: %+v, %v", items, ok)
+	close(release)
+	running.Wait()
+	if len(handed) != 4 || handed[0].ev == nil || handed[1].msg.Info.ID != "1" || handed[1].done == nil ||
+		handed[2].ev == nil || handed[3].msg.Info.ID != "2" {
+		t.Fatalf("handed over %+v", handed)
 	}
-	if _, ok := q.take(); ok {
-		t.Fatal("a closed, empty queue still gives items")
+}
+
+// An idle queue keeps no goroutine: one runs while there is news, and a new one starts
+// with the next news.
+func TestQueueDrainsAndStops(t *testing.T) {
+	var running sync.WaitGroup
+	got := make(chan queued, 2)
+	q := newQueue(func(it queued) { got <- it }, &running)
+	for _, code := range []string{"a", "b"} {
+		q.pushState(device.SessionQR{Code: code})
+		if it := <-got; it.ev.(device.SessionQR).Code != code {
+			t.Fatalf("handed over %+v, want QR %s", it, code)
+		}
+		running.Wait() // returns only once the goroutine has ended
+		q.mu.Lock()
+		draining := q.draining
+		q.mu.Unlock()
+		if draining {
+			t.Fatal("the queue is empty and still marked draining")
+		}
 	}
 }
 
@@ -57,19 +85,6 @@ func TestStoreRetry(t *testing.T) {
 	}
 	if d := storeRetry(1000); d != 5*time.Second {
 		t.Errorf("storeRetry(1000) = %v, want 5s", d)
-	}
-}
-
-func TestQueueTakeWaits(t *testing.T) {
-	q := newQueue()
-	got := make(chan []queued)
-	go func() {
-		items, _ := q.take()
-		got <- items
-	}()
-	q.pushState(device.SessionQR{Code: "x"})
-	if items := <-got; len(items) != 1 || items[0].ev.(device.SessionQR).Code != "x" {
-		t.Fatalf("took %+v", items)
 	}
 }
 
@@ -150,10 +165,26 @@ func TestReportable(t *testing.T) {
 	}
 }
 
-// A full queue holds its producer in waitRoom until the worker takes what waits, or
-// the session stops.
+// A full queue holds its producer in waitRoom until the goroutine handing items over
+// takes what waits, or the session stops.
 func TestQueueWaitRoom(t *testing.T) {
-	q := newQueue()
+	gate := make(chan struct{})
+	var running sync.WaitGroup
+	q := newQueue(func(queued) { <-gate }, &running)
+	defer running.Wait()
+	defer close(gate)
+	q.pushState(device.SessionReceipt{}) // taken at once; its hand-over waits at the gate
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		q.mu.Lock()
+		taken := len(q.items) == 0
+		q.mu.Unlock()
+		if taken {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first item was not taken")
+		}
+	}
 	for range maxQueued {
 		q.pushState(device.SessionReceipt{})
 	}
@@ -167,9 +198,7 @@ func TestQueueWaitRoom(t *testing.T) {
 		t.Fatal("waitRoom returned with the queue full")
 	case <-time.After(50 * time.Millisecond):
 	}
-	if items, _ := q.take(); len(items) != maxQueued {
-		t.Fatalf("took %d", len(items))
-	}
+	gate <- struct{}{} // the first is handed over: the rest are taken
 	select {
 	case <-waited:
 	case <-time.After(5 * time.Second):

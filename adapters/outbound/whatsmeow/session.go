@@ -27,7 +27,8 @@ import (
 //     it holds until the message is stored (handOver);
 //   - the supervisor goroutine (supervise), which owns the connection: it connects,
 //     reconnects after drops with backoff, shows QR codes in turn and ends the session;
-//   - the worker goroutine (work), the only caller of the SessionHandler, in order.
+//   - the queue, whose goroutine (while there is news) is the only caller of the
+//     SessionHandler, in order (hand).
 type session struct {
 	c      *Client
 	id     device.ID
@@ -49,7 +50,6 @@ type session struct {
 	sigWake chan struct{}
 
 	supervised chan struct{} // closed when the supervisor has returned
-	worked     chan struct{} // closed when the worker has returned
 
 	mu        sync.Mutex
 	jid       string // the link, "" until paired
@@ -90,15 +90,14 @@ func newSession(c *Client, id device.ID, jid string, h device.SessionHandler, cl
 		connCtx: connCtx, connCancel: connCancel,
 		c: c, id: id, h: h, cli: cli, jid: jid,
 		log:     c.log.With("device", id.String()),
-		q:       newQueue(),
 		ctx:     ctx,
 		cancel:  cancel,
 		sigWake: make(chan struct{}, 1),
 
 		supervised: make(chan struct{}),
-		worked:     make(chan struct{}),
 		sending:    make(map[string]types.JID),
 	}
+	s.q = newQueue(s.hand, &c.running)
 	if cli != nil {
 		s.pushName = cli.Store.PushName // loaded with the device, before any goroutine uses it
 	}
@@ -573,21 +572,11 @@ func (s *session) stop(ctx context.Context, discard bool) error {
 	}
 }
 
-// work hands the queued news to the handler, in order, until the queue is closed.
-func (s *session) work() {
-	defer close(s.worked)
-	ctx := context.WithoutCancel(s.ctx)
-	for {
-		items, ok := s.q.take()
-		if !ok {
-			return
-		}
-		for _, it := range items {
-			err := s.deliver(ctx, it)
-			if it.done != nil {
-				it.done <- err
-			}
-		}
+// hand hands one piece of queued news to the handler; the queue calls it in order.
+func (s *session) hand(it queued) {
+	err := s.deliver(context.WithoutCancel(s.ctx), it)
+	if it.done != nil {
+		it.done <- err
 	}
 }
 

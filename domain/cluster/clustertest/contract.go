@@ -66,6 +66,13 @@ func RunLeasesContract(t *testing.T, newLeases func(t *testing.T) cluster.Leases
 		if _, ok, err := l.Claim(ctx, id, "B", t0.Add(time.Millisecond), t0.Add(ttl)); err != nil || !ok {
 			t.Fatalf("B could not claim a released lease: %v %v", ok, err)
 		}
+		holders, err := l.Holders(ctx, t0.Add(2*time.Millisecond))
+		if err != nil || len(holders) != 2 || holders[id] != "B" || holders[other] != "A" {
+			t.Fatalf("Holders = %v %v, want %s: B, %s: A", holders, err, id, other)
+		}
+		if holders, err := l.Holders(ctx, t0.Add(ttl)); err != nil || len(holders) != 0 {
+			t.Fatalf("Holders once every lease expired = %v %v, want none", holders, err)
+		}
 	})
 
 	t.Run("instances are alive until their beat expires", func(t *testing.T) {

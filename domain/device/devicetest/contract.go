@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -200,6 +201,14 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) device.Repos
 		must(t, err)
 		if page.Total != 5 || len(page.Devices) != 0 {
 			t.Fatalf("past the end: total %d, %v", page.Total, idsOf(page))
+		}
+		got, err := r.IDs(ctx, []device.Status{device.StatusConnecting, device.StatusReady})
+		must(t, err)
+		if !slices.Equal(got, []device.ID{ids[1], ids[3]}) {
+			t.Fatalf("IDs of connecting and ready devices = %v, want %v", got, []device.ID{ids[1], ids[3]})
+		}
+		if got, err := r.IDs(ctx, nil); err != nil || !slices.Equal(got, ids) {
+			t.Fatalf("IDs of all = %v %v, want %v oldest first", got, err, ids)
 		}
 	})
 
