@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,20 @@ func TestCORSOrigins(t *testing.T) {
 		if _, err := LoadConfig(env(map[string]string{"CORS_ORIGINS": bad})); err == nil || strings.Contains(err.Error(), "ok.example") {
 			t.Errorf("CORS_ORIGINS=%q accepted", bad)
 		}
+	}
+}
+
+// The collector runs at DefaultGOGC unless GOGC says otherwise.
+func TestTuneGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	TuneGC()
+	if got := debug.SetGCPercent(77); got != DefaultGOGC {
+		t.Fatalf("GOGC unset: the collector's target is %d, want %d", got, DefaultGOGC)
+	}
+	t.Setenv("GOGC", "77") // as the runtime read it at start
+	TuneGC()
+	if got := debug.SetGCPercent(77); got != 77 {
+		t.Fatalf("GOGC=77: the target was changed to %d", got)
 	}
 }

@@ -82,6 +82,7 @@ func main() {
 
 // runGateway is the child: the gateway as cmd/wagate serves it, plus pprof on loopback.
 func runGateway(pprofAddr string) error {
+	bootstrap.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := bootstrap.LoadConfig(os.LookupEnv)
