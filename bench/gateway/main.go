@@ -33,10 +33,12 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/socketio"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/bench/internal/fixture"
+	"github.com/wagate/wagate/bootstrap"
 	"github.com/wagate/wagate/domain/device"
 )
 
 func main() {
+	bootstrap.TuneGC() // the collector as bin/wagate runs it
 	key := flag.String("key", fixture.Key, "the API key listeners present")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, on SIGTERM")
 	flag.Parse()
