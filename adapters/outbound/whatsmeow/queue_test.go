@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mau.fi/whatsmeow/proto/waCommon"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -145,14 +146,17 @@ func TestReportable(t *testing.T) {
 		return &events.Message{Info: types.MessageInfo{MessageSource: types.MessageSource{Chat: chat}}, Message: m}
 	}
 	skdm := &waE2E.SenderKeyDistributionMessage{GroupID: proto.String("g")}
+	target := &waCommon.MessageKey{ID: proto.String("T")}
 	for name, c := range map[string]struct {
 		evt  *events.Message
 		want bool
 	}{
 		"text":            {msg(&waE2E.Message{Conversation: proto.String("hi")}, chat), true},
 		"poll (unknown)":  {msg(&waE2E.Message{PollCreationMessage: &waE2E.PollCreationMessage{}}, chat), true},
-		"revoke":          {msg(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}}, chat), true},
-		"edit":            {msg(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum()}}, chat), true},
+		"revoke":          {msg(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum(), Key: target}}, chat), true},
+		"edit":            {msg(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum(), Key: target}}, chat), true},
+		"untyped, no key": {msg(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{}}, chat), false},
+		"edit, no target": {msg(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum()}}, chat), false},
 		"key request":     {msg(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_APP_STATE_SYNC_KEY_REQUEST.Enum()}}, chat), false},
 		"status":          {msg(&waE2E.Message{Conversation: proto.String("my status")}, types.StatusBroadcastJID), false},
 		"bare key share":  {msg(&waE2E.Message{SenderKeyDistributionMessage: skdm}, chat), false},

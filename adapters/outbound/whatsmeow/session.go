@@ -229,8 +229,7 @@ func reportable(e *events.Message) bool {
 	case m == nil, e.Info.Chat == types.StatusBroadcastJID:
 		return false
 	case m.ProtocolMessage != nil:
-		t := m.ProtocolMessage.GetType()
-		return t == waE2E.ProtocolMessage_REVOKE || t == waE2E.ProtocolMessage_MESSAGE_EDIT
+		return msgconv.Change(m)
 	case m.SenderKeyDistributionMessage != nil:
 		var probe message.Message
 		msgconv.Content(m, &probe)

@@ -29,6 +29,9 @@ func FuzzIncoming(f *testing.F) {
 		{ContactsArrayMessage: &waE2E.ContactsArrayMessage{}},
 		{ReactionMessage: &waE2E.ReactionMessage{Key: &waCommon.MessageKey{ID: proto.String("T")}, Text: proto.String("❤")}},
 		{PollCreationMessage: &waE2E.PollCreationMessage{Name: proto.String("?")}},
+		{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum(), Key: &waCommon.MessageKey{ID: proto.String("T")}}},
+		{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum(), Key: &waCommon.MessageKey{ID: proto.String("T")},
+			EditedMessage: &waE2E.Message{Conversation: proto.String("new")}}},
 		{Conversation: proto.String("both"), ImageMessage: &waE2E.ImageMessage{}},
 		{},
 	} {
@@ -49,6 +52,7 @@ func FuzzIncoming(f *testing.F) {
 			message.TypeVideo: m.Media != nil, message.TypeAudio: m.Media != nil, message.TypeDocument: m.Media != nil,
 			message.TypeSticker: m.Media != nil, message.TypeLocation: m.Location != nil,
 			message.TypeContact: m.Contact != nil, message.TypeReaction: m.Reaction != nil,
+			message.TypeRevoke: m.TargetID != "", message.TypeEdit: m.TargetID != "",
 		}
 		has, known := parts[m.Type]
 		others := 0
@@ -63,6 +67,10 @@ func FuzzIncoming(f *testing.F) {
 		case m.Type == message.TypeText || m.Type == message.TypeUnknown:
 			if others != 0 {
 				t.Fatalf("%s message with a content part: %+v", m.Type, m)
+			}
+		case m.Type == message.TypeRevoke || m.Type == message.TypeEdit:
+			if !has || others != 0 {
+				t.Fatalf("%s without its target, or with a content part: %+v", m.Type, m)
 			}
 		case !has || others != 1:
 			t.Fatalf("%s message without its part, or with another: %+v", m.Type, m)

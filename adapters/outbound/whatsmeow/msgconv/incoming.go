@@ -140,9 +140,9 @@ func Content(msg *waE2E.Message, m *message.Message) *waE2E.ContextInfo {
 		r := msg.ReactionMessage
 		m.Type, m.TargetID = message.TypeReaction, r.GetKey().GetID()
 		m.Reaction = &message.Reaction{MessageID: m.TargetID, Emoji: r.GetText()}
-	case msg.ProtocolMessage != nil && msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_REVOKE: // REVOKE is 0, the type of no message
+	case Change(msg) && msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_REVOKE:
 		m.Type, m.TargetID = message.TypeRevoke, msg.ProtocolMessage.GetKey().GetID()
-	case msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_MESSAGE_EDIT:
+	case Change(msg) && msg.ProtocolMessage.GetType() == waE2E.ProtocolMessage_MESSAGE_EDIT:
 		// The new content, as a message of its own: its text, or its caption.
 		var edited message.Message
 		Content(msg.ProtocolMessage.GetEditedMessage(), &edited)
@@ -152,6 +152,14 @@ func Content(msg *waE2E.Message, m *message.Message) *waE2E.ContextInfo {
 		m.Type = message.TypeUnknown
 	}
 	return nil
+}
+
+// Change tells whether msg revokes or edits a message: a protocol message of either type
+// that names its target. (REVOKE is 0, the type of a protocol message that says none.)
+func Change(msg *waE2E.Message) bool {
+	p := msg.GetProtocolMessage()
+	t := p.GetType()
+	return p != nil && (t == waE2E.ProtocolMessage_REVOKE || t == waE2E.ProtocolMessage_MESSAGE_EDIT) && p.GetKey().GetID() != ""
 }
 
 // Downloadable returns the media part of msg that whatsmeow can download, or nil.
