@@ -136,21 +136,3 @@ func (c client) waitStatusWithin(id, status string, timeout time.Duration) devic
 	c.t.Fatalf("device %s is %s, want %s", id, d.Status, status)
 	return d
 }
-
-// syncBuffer collects logs written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

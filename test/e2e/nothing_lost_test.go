@@ -15,6 +15,7 @@ import (
 
 	"github.com/wagate/wagate/adapters/outbound/database/dbtest"
 	"github.com/wagate/wagate/bootstrap"
+	"github.com/wagate/wagate/test/logbuf"
 	"github.com/wagate/wagate/test/wasim"
 )
 
@@ -202,7 +203,7 @@ type gatewayProcess struct {
 	base string
 	api  client
 	cmd  *exec.Cmd
-	logs syncBuffer
+	logs logbuf.Buffer
 }
 
 func startProcess(t *testing.T, bin string, cfg bootstrap.Config) *gatewayProcess {

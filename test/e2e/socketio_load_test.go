@@ -18,6 +18,7 @@ import (
 	"github.com/wagate/wagate/bootstrap"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/message"
+	"github.com/wagate/wagate/test/logbuf"
 )
 
 // TestFloodReachesEveryListener is the regression test for socket.io/v2's engine, which
@@ -86,7 +87,7 @@ wait:
 func TestSlowListenerIsCutOff(t *testing.T) {
 	checkClients(t)
 	t.Parallel()
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	gw, err := bootstrap.BuildInMemory(bootstrap.Config{APIKey: apiKey, SocketIOMaxBuffered: 200},
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {

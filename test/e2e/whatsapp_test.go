@@ -17,6 +17,7 @@ import (
 
 	"github.com/wagate/wagate/adapters/outbound/database/dbtest"
 	"github.com/wagate/wagate/bootstrap"
+	"github.com/wagate/wagate/test/logbuf"
 	"github.com/wagate/wagate/test/wasim"
 )
 
@@ -31,7 +32,7 @@ type live struct {
 	addr    string
 	api     client
 	stopped func()
-	logs    syncBuffer // shown when the test fails
+	logs    logbuf.Buffer // shown when the test fails
 }
 
 func simConfig(t *testing.T, sim *wasim.Server, databaseURL string) bootstrap.Config {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/memory"
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/test/logbuf"
 )
 
 const key = "test-key-0123456789"
@@ -31,25 +31,7 @@ type server struct {
 	app   application.App
 	wa    *memory.WhatsApp
 	files *memory.Fetcher
-	logs  *syncBuffer
-}
-
-// syncBuffer collects logs written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *logbuf.Buffer
 }
 
 // start serves the API on a loopback port with in-memory adapters. wrap, when not nil,
@@ -61,7 +43,7 @@ func start(t *testing.T, configuredKey string, wrap func(*memory.Repository) dev
 
 func startWith(t *testing.T, configuredKey string, wrap func(*memory.Repository) device.Repository, opts rest.Options) *server {
 	t.Helper()
-	s := &server{store: memory.NewStore(), wa: memory.NewWhatsApp(), files: memory.NewFetcher(), logs: &syncBuffer{}}
+	s := &server{store: memory.NewStore(), wa: memory.NewWhatsApp(), files: memory.NewFetcher(), logs: &logbuf.Buffer{}}
 	s.repo = s.store.Devices
 	if wrap != nil {
 		s.repo = wrap(s.store.Devices)

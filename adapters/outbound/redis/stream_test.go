@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"maps"
@@ -15,18 +14,19 @@ import (
 	"github.com/wagate/wagate/adapters/outbound/redis"
 	"github.com/wagate/wagate/adapters/outbound/redis/redistest"
 	"github.com/wagate/wagate/domain/device"
+	"github.com/wagate/wagate/test/logbuf"
 )
 
 // instance is a Stream run as a gateway would, counting its wakes.
 type instance struct {
 	*redis.Stream
 	woken chan struct{}
-	logs  *syncBuffer
+	logs  *logbuf.Buffer
 }
 
 func run(t *testing.T, url string, o redis.Options) *instance {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	s, err := redis.New(url, slog.New(slog.NewTextHandler(logs, nil)), o)
 	if err != nil {
 		t.Fatal(err)
@@ -198,24 +198,6 @@ func TestRedisOutage(t *testing.T) {
 			t.Errorf("coming back is not logged:\n%s", in.logs)
 		}
 	}
-}
-
-// syncBuffer collects logs written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // observer records what a Stream tells its Observer.
