@@ -204,20 +204,26 @@ func (o *Ownership) renew(ctx context.Context) {
 	o.mu.Lock()
 	o.renewedAt = now
 	o.mu.Unlock()
-	kept := make(map[device.ID]bool, len(renewed)) // a set: 10,000 leases are renewed every Renew
-	for _, id := range renewed {
-		kept[id] = true
-	}
-	var lost []device.ID
-	for _, id := range ids {
-		if !kept[id] {
-			lost = append(lost, id)
-		}
-	}
-	if len(lost) > 0 {
+	if lost := missing(ids, renewed); len(lost) > 0 {
 		o.log.Warn("leases taken over by another instance: stopping their sessions", "devices", lost)
 		o.stop(ctx, lost, LeaseLost)
 	}
+}
+
+// missing returns the ids that among does not list, in their order. among goes into a
+// set: it may list 10,000 devices.
+func missing(ids, among []device.ID) []device.ID {
+	listed := make(map[device.ID]bool, len(among))
+	for _, id := range among {
+		listed[id] = true
+	}
+	var out []device.ID
+	for _, id := range ids {
+		if !listed[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // held lists the devices whose leases this instance holds.
@@ -232,17 +238,7 @@ func (o *Ownership) held() []device.ID {
 // reach this one's session. held was taken before live was read, so that a session
 // claimed meanwhile, whose device was live before its claim, is not taken for ended.
 func (o *Ownership) stopEnded(ctx context.Context, held, live []device.ID) {
-	wanted := make(map[device.ID]bool, len(live)) // a set: live may list 10,000 devices
-	for _, id := range live {
-		wanted[id] = true
-	}
-	var ended []device.ID
-	for _, id := range held {
-		if !wanted[id] {
-			ended = append(ended, id)
-		}
-	}
-	if len(ended) > 0 {
+	if ended := missing(held, live); len(ended) > 0 {
 		o.log.Info("devices stopped elsewhere: stopping their sessions", "devices", ended)
 		o.stop(ctx, ended, LeaseReleased)
 		if err := o.leases.Release(ctx, o.self, ended, o.clock()); err != nil {
