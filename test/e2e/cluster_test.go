@@ -28,13 +28,9 @@ import (
 func TestInstancesShareSessions(t *testing.T) {
 	checkClients(t)
 	t.Parallel()
-	bin := gatewayBinary(t)
 	sim := wasim.Start(t)
 	dsn := dbtest.PostgresURL(t)
-	gws := make([]*gatewayProcess, 3)
-	for i := range gws {
-		gws[i] = startProcess(t, bin, simConfig(t, sim, dsn))
-	}
+	gws := startInstances(t, sim, dsn, "")
 	const devices = 6
 	ids, phones := make([]string, devices), make([]string, devices)
 	for i := range ids {
@@ -182,6 +178,20 @@ func TestInstancesShareSessions(t *testing.T) {
 // lastEventID.
 func resumer(t *testing.T, base, lastEventID string) *process {
 	return start(t, []string{"WAGATE_URL=" + base, "API_KEY=" + apiKey, "LAST_EVENT_ID=" + lastEventID}, "node", scriptPath(t, "js", "resume.mjs"))
+}
+
+// startInstances starts three gateway processes on one PostgreSQL database (dsn),
+// against the simulator, with Redis at redisURL unless it is "".
+func startInstances(t *testing.T, sim *wasim.Server, dsn, redisURL string) []*gatewayProcess {
+	t.Helper()
+	bin := gatewayBinary(t)
+	gws := make([]*gatewayProcess, 3)
+	for i := range gws {
+		cfg := simConfig(t, sim, dsn)
+		cfg.RedisURL = redisURL
+		gws[i] = startProcess(t, bin, cfg)
+	}
+	return gws
 }
 
 func counts(held map[string][]string) []int {

@@ -20,16 +20,11 @@ import (
 func TestEveryInstanceHearsEveryDevice(t *testing.T) {
 	checkClients(t)
 	t.Parallel()
-	bin := gatewayBinary(t)
 	sim := wasim.Start(t)
-	dsn := dbtest.PostgresURL(t)
 	rs := redistest.Start(t)
-	gws := make([]*gatewayProcess, 3)
+	gws := startInstances(t, sim, dbtest.PostgresURL(t), rs.URL())
 	roots := make([]*process, 3)
 	for i := range gws {
-		cfg := simConfig(t, sim, dsn)
-		cfg.RedisURL = rs.URL()
-		gws[i] = startProcess(t, bin, cfg)
 		roots[i] = listener(t, "js", gws[i].base, "/", apiKey, "TRANSPORTS=websocket")
 		roots[i].expect("connect")
 	}

@@ -18,13 +18,8 @@ import (
 func TestRollingRestartLosesNothing(t *testing.T) {
 	checkClients(t)
 	t.Parallel()
-	bin := gatewayBinary(t)
 	sim := wasim.Start(t)
-	dsn := dbtest.PostgresURL(t)
-	gws := make([]*gatewayProcess, 3)
-	for i := range gws {
-		gws[i] = startProcess(t, bin, simConfig(t, sim, dsn))
-	}
+	gws := startInstances(t, sim, dbtest.PostgresURL(t), "")
 	const devices = 3
 	ids, phones := make([]string, devices), make([]string, devices)
 	for i := range ids {
