@@ -45,8 +45,9 @@ type Deliveries interface {
 // Sender posts to webhook URLs, guarded against server-side request forgery: it never
 // connects to loopback, private or internal addresses unless they are allowed.
 type Sender interface {
-	// Check refuses, with domain.KindInvalid, a URL whose host is an address the sender
-	// never posts to (a literal one, such as 127.0.0.1; names are checked when dialed).
+	// Check refuses, with domain.KindInvalid, a malformed URL (ParseURL) or one whose host
+	// is an address the sender never posts to (a literal one, such as 127.0.0.1; names
+	// are checked when dialed).
 	Check(rawURL string) error
 	// Post sends body with header to rawURL and returns the receiver's status code.
 	Post(ctx context.Context, rawURL string, header map[string]string, body []byte) (int, error)
