@@ -49,8 +49,7 @@ func (h ConnectDeviceHandler) Handle(ctx context.Context, cmd ConnectDevice) (De
 	}
 	switch err := startSession(ctx, h.repo, h.wa, h.sessions, id, d.JID()); {
 	case err == nil || domain.KindOf(err) == domain.KindConflict:
-		// Running: started here, or by this instance's own scan, which saw the device
-		// live and claimed it between its commit and our claim.
+		// Running: started here, or already running (another request started it).
 	case domain.KindOf(err) == domain.KindNotFound:
 		return Device{}, err // deleted meanwhile
 	default:

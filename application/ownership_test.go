@@ -185,15 +185,15 @@ func TestOwnership(t *testing.T) {
 }
 
 // runningWhatsApp reports every session as running already, as the WhatsApp client does
-// when this instance's own scan started it between the connect's commit and its claim.
+// when another request started it first.
 type runningWhatsApp struct{ device.WhatsAppClient }
 
 func (runningWhatsApp) Connect(context.Context, device.Session, device.SessionHandler) error {
 	return domain.Errorf(domain.KindConflict, "device already has a running session")
 }
 
-// A connect whose session the instance's own scan started first succeeds, and leaves the
-// device connecting, not failed.
+// A connect whose session is already running succeeds, and leaves the device
+// connecting, not failed.
 func TestConnectFindsItsSessionRunning(t *testing.T) {
 	store := memory.NewStore()
 	app := runFeed(t, func(events device.EventLog) application.App {
