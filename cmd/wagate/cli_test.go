@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wagate/wagate/test/logbuf"
 	"github.com/wagate/wagate/test/wasim"
 )
 
@@ -127,7 +128,7 @@ func TestQRCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := wagateCmd(ctx, p, dir, []string{"API_KEY=" + testKey}, "qr", "-timeout", "50s", d.ID)
-	out := &output{}
+	out := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,12 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wagate/wagate/test/logbuf"
 )
 
 var binary string
@@ -40,26 +41,8 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout *output
-	stderr *output
-}
-
-// output collects what the process writes while the test reads it.
-type output struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
+	stdout *logbuf.Buffer
+	stderr *logbuf.Buffer
 }
 
 func freePort(t *testing.T) int {
@@ -85,7 +68,7 @@ func startBinary(t *testing.T, dir string, env ...string) *process {
 func startBinaryOn(t *testing.T, dir string, tty *os.File, env ...string) *process {
 	t.Helper()
 	port := freePort(t)
-	p := &process{cmd: exec.Command(binary), stdout: &output{}, stderr: &output{}}
+	p := &process{cmd: exec.Command(binary), stdout: &logbuf.Buffer{}, stderr: &logbuf.Buffer{}}
 	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1"}, env...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -109,7 +92,7 @@ func startBinaryOn(t *testing.T, dir string, tty *os.File, env ...string) *proce
 
 // openPTY opens a pseudo-terminal: what the program writes to tty, the test reads from
 // the returned output.
-func openPTY(t *testing.T) (tty *os.File, out *output) {
+func openPTY(t *testing.T) (tty *os.File, out *logbuf.Buffer) {
 	t.Helper()
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
@@ -128,7 +111,7 @@ func openPTY(t *testing.T) (tty *os.File, out *output) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tty.Close() })
-	out = &output{}
+	out = &logbuf.Buffer{}
 	go io.Copy(out, master)
 	return tty, out
 }
