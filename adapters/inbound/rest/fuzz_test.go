@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -35,7 +36,9 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add("text/plain", []byte(`{"to":"1"}`))
 	f.Add("", []byte(`{}`))
 
-	app := fiber.New(fiber.Config{ErrorHandler: errorHandler(slog.New(slog.DiscardHandler))})
+	// Headers as large as the gateway's server reads (net/http's default limit): fiber's
+	// own 4 KiB read buffer would refuse a long Content-Type before decodeJSON sees it.
+	app := fiber.New(fiber.Config{ErrorHandler: errorHandler(slog.New(slog.DiscardHandler)), ReadBufferSize: http.DefaultMaxHeaderBytes})
 	app.Post("/decode", func(c *fiber.Ctx) error {
 		var body sendJSON
 		if err := decodeJSON(c, &body); err != nil {
