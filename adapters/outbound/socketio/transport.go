@@ -19,14 +19,16 @@ import (
 // The engine's writes each packet as its own frame, with its own write system call, and
 // builds a gorilla PreparedMessage (a fresh allocation, framed again) for every
 // recipient of a broadcast. Profiled on a broadcast to 100 listeners, that was three
-// quarters of the server's CPU, and the garbage a third of what remained.
+// quarters of the server's CPU, and the garbage a third of what remained. It reads with
+// a goroutine per connection, blocked in gorilla's reader: with the engine's heartbeat
+// timer, two goroutines' stacks per idle listener.
 //
 // This one queues frames, and writes everything queued for a connection with one call:
 // what is queued while a write is under way goes out together. The gateway's events
 // reach it framed once for all their recipients (deliver, from broadcast.go), without
 // the engine's per-packet machinery; the engine's own packets (Send) are framed as they
-// are handed over. Reading, closing and the rest stay the engine's: its transport is
-// embedded, and only Send is replaced.
+// are handed over. It reads a connection only when it has bytes (reader.go). The
+// handshake, the packets' meaning and the connection's life stay the engine's.
 //
 // Writes are made by a flusher (below), a goroutine shared by many connections, as
 // non-blocking system calls: a listener costs no goroutine to write to, and a burst to
@@ -34,15 +36,15 @@ import (
 // full (a slow reader) gets a writer goroutine of its own, which blocks in its writes,
 // until its queue is empty.
 //
-// Writes go to the connection under the websocket, so gorilla must not write at the same
-// time: the pings and closes it would answer on its own are answered here, under the
-// same lock. (It still writes a close frame itself on a protocol error, on a connection
-// that is being dropped.)
+// gorilla's connection only did the handshake: this transport neither reads nor writes
+// through it, and answers pings and closes itself, under the lock of the writes.
 type wsTransport struct {
-	transports.Websocket
-	conn *types.WebSocketConn
-	raw  syscall.RawConn // the connection's descriptor, for writes that must not block; nil without one
-	out  *flusher
+	transports.Transport
+	conn   *types.WebSocketConn
+	raw    syscall.RawConn // the connection's descriptor, for reads and writes that must not block; nil without one
+	out    *flusher
+	frames frameParser // what was read and is not yet a whole frame or message
+	polled uint64      // its registration with the poller; 0 when none
 
 	// current is whether the engine connection sends through this transport: from the
 	// start, or once it upgraded to it from polling (see upgraded). direct is whether
@@ -91,7 +93,7 @@ func newWSBuilder(done <-chan struct{}) *wsBuilder {
 }
 
 func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
-	t := &wsTransport{Websocket: transports.MakeWebSocket(), conn: ctx.Websocket,
+	t := &wsTransport{Transport: transports.MakeTransport(), conn: ctx.Websocket,
 		out: b.flushers[int(b.next.Add(1))%len(b.flushers)]}
 	if c, ok := ctx.Websocket.NetConn().(syscall.Conn); ok {
 		t.raw, _ = c.SyscallConn()
@@ -100,11 +102,40 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 	// current when the engine switches to it.
 	t.current.Store(!ctx.Query().Has("sid"))
 	t.Prototype(t)
-	// Before the engine's reader starts (in Construct), which calls these.
-	ctx.Websocket.SetPingHandler(t.pong)
-	ctx.Websocket.SetCloseHandler(t.closed)
 	t.Construct(ctx)
 	return t
+}
+
+// Construct sets t up as the engine's websocket transport does, but for reading.
+func (t *wsTransport) Construct(ctx *types.HttpContext) {
+	t.Transport.Construct(ctx)
+	_ = t.conn.On("error", func(errs ...any) {
+		err, _ := errs[0].(error)
+		t.OnError("websocket error", err)
+	})
+	_ = t.conn.Once("close", func(...any) { t.OnClose() })
+	t.SetWritable(true)
+	t.SetPerMessageDeflate(nil)
+	transports.StartReader(t, ctx.TransportReadPermission(), func() { watch(t) })
+}
+
+func (t *wsTransport) Name() string { return transports.WEBSOCKET }
+
+func (t *wsTransport) HandlesUpgrades() bool { return true }
+
+// OnClose ends the transport on every path: the client's close, an error, or DoClose.
+func (t *wsTransport) OnClose() {
+	t.Transport.OnClose()
+	_ = t.conn.Close()
+	unwatch(t)
+}
+
+// DoClose closes the connection; the engine hears of it as when the client closes.
+func (t *wsTransport) DoClose(fn types.Callable) {
+	if fn != nil {
+		fn()
+	}
+	t.conn.Emit("close")
 }
 
 // upgraded is told by the gateway that the engine connection now sends through t. The
@@ -349,7 +380,7 @@ func (t *wsTransport) control(opcode byte, payload []byte) error {
 	return err
 }
 
-// pong answers a websocket ping, as gorilla's own handler would.
+// pong answers a websocket ping.
 func (t *wsTransport) pong(data string) error {
 	if err := t.control(websocket.PongMessage, []byte(data)); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
@@ -357,8 +388,7 @@ func (t *wsTransport) pong(data string) error {
 	return nil
 }
 
-// closed answers a close frame with one, as gorilla's own handler would; the reader
-// then returns a *websocket.CloseError and the engine closes the transport.
+// closed answers a close frame with one; the transport then closes (see handle).
 func (t *wsTransport) closed(code int, _ string) error {
 	_ = t.control(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""))
 	return nil
