@@ -741,8 +741,10 @@ func (g *Gateway) guard(conn engine.Socket) {
 		}
 	})
 	_ = conn.On("upgrade", func(args ...any) {
-		if t, ok := args[0].(*wsTransport); ok {
-			t.upgraded()
+		if len(args) > 0 {
+			if t, ok := args[0].(*wsTransport); ok {
+				t.upgraded()
+			}
 		}
 	})
 }

@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/binary"
 	"errors"
+	"net"
 	"sync"
 	"syscall"
 
@@ -215,13 +216,15 @@ func (t *wsTransport) handle(opcode byte, payload []byte) error {
 	case websocket.BinaryMessage:
 		t.OnData(types.NewBytesBuffer(payload))
 	case websocket.PingMessage:
-		return t.pong(string(payload))
-	case websocket.CloseMessage:
+		if err := t.control(websocket.PongMessage, payload); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+	case websocket.CloseMessage: // answered with the same code, then the transport closes
 		code := websocket.CloseNoStatusReceived
 		if len(payload) >= 2 {
 			code = int(binary.BigEndian.Uint16(payload))
 		}
-		_ = t.closed(code, "")
+		_ = t.control(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""))
 		return errClosed
 	}
 	return nil

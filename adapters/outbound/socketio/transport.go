@@ -380,20 +380,6 @@ func (t *wsTransport) control(opcode byte, payload []byte) error {
 	return err
 }
 
-// pong answers a websocket ping.
-func (t *wsTransport) pong(data string) error {
-	if err := t.control(websocket.PongMessage, []byte(data)); err != nil && !errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	return nil
-}
-
-// closed answers a close frame with one; the transport then closes (see handle).
-func (t *wsTransport) closed(code int, _ string) error {
-	_ = t.control(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""))
-	return nil
-}
-
 // failed reports a write error, once, as the engine's transport does: the connection
 // closed under the write, or an error, which closes the transport as well.
 func (t *wsTransport) failed(err error) {
