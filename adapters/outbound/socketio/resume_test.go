@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -276,7 +278,10 @@ func TestSlowListenerRecovers(t *testing.T) {
 	obs := new(countingObserver)
 	r := newRig(t, Options{MaxBuffered: 100, Observer: obs})
 	nsp := "/device/" + r.devs[0].String()
-	slow := dialWith(t, r.base, nsp, "", `{"recover":true}`, smallBuffers())
+	tiny := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}).DialContext}}
+	slow := dialWith(t, r.base, nsp, "", `{"recover":true}`, tiny)
 	pid := slow.connected()["pid"].(string)
 	_, welcome, offset, _ := slow.eventWithOffset()
 	if welcome["eventId"] != offset {
