@@ -137,7 +137,7 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("kick = %d %v", status, out)
 	}
 	waitFor[*events.StreamReplaced](t, tc.recorder)
-	eventually(t, "the kicked connection is closed", func() bool { return srv.Stats().Connections == 0 })
+	tc.closedOnBothEnds(t, srv, "the kicked connection is closed")
 	status, out = ctl(t, srv, "POST", "/control/accounts/"+account+"/kick", "")
 	if status != 409 || errCode(out) != "not_connected" {
 		t.Fatalf("kick while offline = %d %v", status, out)
@@ -152,7 +152,7 @@ func TestControlAPI(t *testing.T) {
 	if ban := waitFor[*events.TemporaryBan](t, tc.recorder); ban.Code != events.TempBanSentToTooManyPeople {
 		t.Fatalf("ban = %+v", ban)
 	}
-	eventually(t, "the refused connection is closed", func() bool { return srv.Stats().Connections == 0 })
+	tc.closedOnBothEnds(t, srv, "the refused connection is closed")
 	if status, out = ctl(t, srv, "POST", "/control/accounts/"+account+"/unban", ""); status != 200 {
 		t.Fatalf("unban = %d %v", status, out)
 	}

@@ -19,7 +19,7 @@ func TestKickReplacesStream(t *testing.T) {
 		t.Fatalf("Kick = %d, %v", n, err)
 	}
 	waitFor[*events.StreamReplaced](t, tc.recorder)
-	eventually(t, "the kicked connection is closed", func() bool { return srv.Stats().Connections == 0 })
+	tc.closedOnBothEnds(t, srv, "the kicked connection is closed")
 	if _, err := srv.Kick(account); wasim.ErrorCode(err) != "not_connected" {
 		t.Fatalf("second Kick error = %v, want not_connected", err)
 	}
@@ -89,7 +89,7 @@ func TestBanIsTemporaryBan(t *testing.T) {
 	if ban.Code != events.TempBanBlockedByUsers || ban.Expire != 2*time.Hour {
 		t.Fatalf("TemporaryBan = %+v", ban)
 	}
-	eventually(t, "the banned connection is closed", func() bool { return srv.Stats().Connections == 0 })
+	tc.closedOnBothEnds(t, srv, "the banned connection is closed")
 
 	// Logging in again while banned fails the same way, with the time left.
 	if err := tc.cli.Connect(); err != nil {
@@ -99,7 +99,7 @@ func TestBanIsTemporaryBan(t *testing.T) {
 	if ban.Code != events.TempBanBlockedByUsers || ban.Expire <= time.Hour || ban.Expire > 2*time.Hour+time.Second {
 		t.Fatalf("TemporaryBan on connect = %+v", ban)
 	}
-	eventually(t, "the refused connection is closed", func() bool { return srv.Stats().Connections == 0 })
+	tc.closedOnBothEnds(t, srv, "the refused connection is closed")
 
 	if err := srv.Unban(account); err != nil {
 		t.Fatal(err)
