@@ -247,7 +247,7 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, lo
 	recovery.SetSkipMiddlewares(false)
 	recovery.SetMaxDisconnectionDuration(0) // unused: sessions are not kept in memory
 	opts.SetConnectionStateRecovery(recovery)
-	opts.SetAdapter(sessions{})
+	opts.SetAdapter(sessions{g.joinAtConnect})
 	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, &wsBuilder{})) // transport.go
 	opts.SetParser(rawParser{parser.NewParser()})                                            // encoder.go
 	g.io = socket.NewServer(nil, opts)
@@ -255,7 +255,7 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, lo
 	g.io.Engine().On("connection", func(args ...any) { g.guard(args[0].(engine.Socket)) })
 
 	g.io.Use(g.authenticate)
-	_ = g.io.On("connection", func(args ...any) { g.joinRoot(args[0].(*socket.Socket)) })
+	_ = g.io.On("connection", func(args ...any) { g.rootConnected(args[0].(*socket.Socket)) })
 	parent := g.io.Of(deviceNamespace, nil)
 	parent.Use(g.authenticateDevice)
 	_ = parent.On("connection", func(args ...any) { g.welcome(args[0].(*socket.Socket)) })
@@ -367,18 +367,31 @@ func keyName(id key.ID) string {
 	return id.String()
 }
 
-// joinRoot puts a root listener in the rooms of what its key sees, every device or
-// each of its devices, or has it resume first.
-func (g *Gateway) joinRoot(s *socket.Socket) {
-	l := s.Data().(*listener)
-	g.track(s, l.access.KeyID)
-	if l.resume {
-		g.resume(s, l)
+// joinAtConnect joins a listener that does not resume to its live rooms as socket.io
+// connects it, with join, which adds its own room too (see logAdapter.AddAll). Joined
+// in a "connection" handler, it would miss what is published between the namespace's
+// CONNECT packet and the handler, though its client was told it is connected and acts
+// on it. Something published between the join and the CONNECT packet reaches the
+// client first: socket.io-client keeps it until it has connected.
+func (g *Gateway) joinAtConnect(s *socket.Socket, join func(...socket.Room)) {
+	l, ok := s.Data().(*listener)
+	if !ok || l.resume {
+		join() // it joins once it has caught up (resume)
 		return
 	}
 	g.pub.Lock()
 	defer g.pub.Unlock()
-	g.live(s, l)
+	l.joined = g.live(s, l, join)
+}
+
+// rootConnected counts a root listener, which joined its rooms as it connected (every
+// device, or each of its key's devices), or has it resume.
+func (g *Gateway) rootConnected(s *socket.Socket) {
+	l := s.Data().(*listener)
+	g.track(s, l.access.KeyID)
+	if l.resume {
+		g.resume(s, l)
+	}
 }
 
 // track counts a listener against its key until it leaves.
@@ -515,20 +528,21 @@ func deviceID(nsp socket.Namespace) device.ID {
 	return device.ID(strings.TrimPrefix(nsp.Name(), "/device/"))
 }
 
-// welcome registers a listener that just connected to a device and sends it what it
+// welcome counts a listener that just connected to a device and sends it what it
 // would otherwise have missed: the device's current state and, while it waits for a
 // scan, the current QR code.
 //
 // The listener must never see a state older than an event it already got. The device
 // is read outside the stripe lock (no I/O under a lock: a slow or failing database
-// would stall every Publish of the stripe's devices). Once registered, the listener
-// gets every event published; Publish bumps the stripe's version, under its lock, for
-// each event the welcome could contradict (state, qr). So: take the version when
-// registering, read, and send the read state only if the version has not moved, under
-// the lock, so that no event can pass in between. If it moved, the listener has
-// already got something newer than the read may be: read again, since the application
-// stores a change before publishing it. After welcomeReads reads that all raced with
-// new events, send nothing: the listener has had those events, which are newer.
+// would stall every Publish of the stripe's devices). Once joined (as it connected,
+// joinAtConnect), the listener gets every event published; Publish bumps the stripe's
+// version, under its lock, for each event the welcome could contradict (state, qr).
+// So: take the version when joining, read, and send the read state only if the
+// version has not moved, under the lock, so that no event can pass in between. If it
+// moved, the listener has already got something newer than the read may be: read
+// again, since the application stores a change before publishing it. After
+// welcomeReads reads that all raced with new events, send nothing: the listener has
+// had those events, which are newer.
 //
 // A listener that resumes gets what it missed instead (resume).
 func (g *Gateway) welcome(s *socket.Socket) {
@@ -541,15 +555,11 @@ func (g *Gateway) welcome(s *socket.Socket) {
 		g.resume(s, l)
 		return
 	}
-	st.Lock()
 	if !s.Connected() { // gone already: its disconnect may have run before the handler was set
-		st.Unlock()
+		g.forget(id, s.Nsp())
 		return
 	}
-	g.register(id, s.Nsp())
-	s.Join(l.rooms()...)
-	version := st.version
-	st.Unlock()
+	version := l.joined
 
 	for range welcomeReads {
 		// Until the feed has published anything, the log's end is where the device's

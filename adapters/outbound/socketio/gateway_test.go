@@ -21,6 +21,7 @@ import (
 	"github.com/wagate/wagate/application"
 	"github.com/wagate/wagate/domain/device"
 	"github.com/wagate/wagate/domain/key"
+	"github.com/wagate/wagate/domain/message"
 )
 
 const testKey = "socketio-test-key"
@@ -395,5 +396,51 @@ func TestKeyCheckFailureHidesItsCause(t *testing.T) {
 	p, err := l.read(5 * time.Second)
 	if err != nil || p != "44"+l.nsp+`,{"data":null,"message":"Server error"}` {
 		t.Fatalf("answer %q %v", p, err)
+	}
+}
+
+// heldObserver holds the gateway's "connection" handler of the first listener, in its
+// count, until release is closed.
+type heldObserver struct {
+	noObserver
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (o *heldObserver) ListenerConnected(bool) {
+	o.once.Do(func() { close(o.entered); <-o.release })
+}
+
+// TestConnectedListenerMissesNothing: a client acts as soon as it is told it is
+// connected, so what is published from then on must reach it, even before the
+// gateway's "connection" handler has run (held here), which socket.io runs after it
+// sends the CONNECT packet.
+func TestConnectedListenerMissesNothing(t *testing.T) {
+	t.Parallel()
+	for _, root := range []bool{false, true} {
+		t.Run(map[bool]string{false: "device", true: "root"}[root], func(t *testing.T) {
+			t.Parallel()
+			d := newDevice(t)
+			obs := &heldObserver{entered: make(chan struct{}), release: make(chan struct{})}
+			g, base := serveGateway(t, &devices{t: t, get: func(context.Context, int) (*device.Device, error) { return d, nil }},
+				Options{Observer: obs})
+			nsp := "/device/" + d.ID().String()
+			if root {
+				nsp = "/"
+			}
+			l := dialWith(t, base, nsp, "", "", nil)
+			l.joined()
+			wait(t, obs.entered, "the connection handler")
+			m := message.Message{ID: "while-connecting", Type: message.TypeText, Text: "hi"}
+			publishWithin(t, g, device.NewMessageReceived(d.ID(), m, time.Now()), 5*time.Second)
+			close(obs.release)
+			name, data := l.event()
+			if got, _ := data["message"].(map[string]any); name != "message" || got["id"] != m.ID {
+				t.Fatalf("first event %s %v, want the message published once connected", name, data)
+			}
+			if !root {
+				l.expectState("created") // the welcome, after it
+			}
+		})
 	}
 }

@@ -20,19 +20,41 @@ import (
 // socket.io sends a pid to every listener once recovery is on. Only those that opted
 // in get offsets (see withOffsets), and without an offset nothing is recovered.
 
-// sessions builds the namespaces' adapters.
-type sessions struct{}
+// sessions builds the namespaces' adapters; connecting is Gateway.joinAtConnect.
+type sessions struct {
+	connecting func(s *socket.Socket, join func(...socket.Room))
+}
 
-func (sessions) New(nsp socket.Namespace) socket.Adapter {
-	a := &logAdapter{Adapter: socket.MakeAdapter()}
+func (o sessions) New(nsp socket.Namespace) socket.Adapter {
+	a := &logAdapter{Adapter: socket.MakeAdapter(), nsp: nsp, connecting: o.connecting}
 	a.Prototype(a)
 	a.Construct(nsp)
 	return a
 }
 
 // logAdapter is socket.io's in-memory adapter, whose PersistSession keeps nothing,
-// with sessions restored from the log.
-type logAdapter struct{ socket.Adapter }
+// with sessions restored from the log, and which joins a listener to its live rooms as
+// it connects.
+type logAdapter struct {
+	socket.Adapter
+	nsp        socket.Namespace
+	connecting func(s *socket.Socket, join func(...socket.Room))
+}
+
+// AddAll adds a socket to rooms. Connecting a socket, socket.io adds it to the
+// namespace, joins it to its own room, then sends the client the CONNECT packet: the
+// one moment the gateway can join it to more rooms before its client hears that it is
+// connected (joinAtConnect).
+func (a *logAdapter) AddAll(id socket.SocketId, rooms *types.Set[socket.Room]) {
+	if s, ok := a.nsp.Sockets().Load(id); ok && rooms.Len() == 1 && rooms.Has(socket.Room(id)) {
+		a.connecting(s, func(live ...socket.Room) {
+			rooms.Add(live...)
+			a.Adapter.AddAll(id, rooms)
+		})
+		return
+	}
+	a.Adapter.AddAll(id, rooms)
+}
 
 // RestoreSession gives back the client's pid, for a new socket, when its offset is an
 // event id. Its rooms are left to the connection handler, after the key check.

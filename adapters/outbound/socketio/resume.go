@@ -43,6 +43,8 @@ type listener struct {
 	// publish under Gateway.pub.
 	after, read device.EventID
 	deleted     bool // its device was deleted: it is let go once caught up
+
+	joined uint64 // its device's stripe version when it joined, as it connected (see welcome)
 }
 
 // errLastEventID is what a listener that sent a malformed lastEventId is told.
@@ -141,21 +143,23 @@ func (g *Gateway) send(s *socket.Socket, l *listener, r device.Record) {
 	l.deleted = l.deleted || (l.device != "" && isDeleted(r))
 }
 
-// live makes s hear live events. The caller holds g.pub, so that nothing is published
-// meanwhile.
-func (g *Gateway) live(s *socket.Socket, l *listener) {
+// live makes s hear live events, joining it to its rooms with join (s.Join, or see
+// joinAtConnect). The caller holds g.pub, so that nothing is published meanwhile. For a
+// device's listener, it returns the stripe's version at the join (see welcome).
+func (g *Gateway) live(s *socket.Socket, l *listener, join func(...socket.Room)) uint64 {
 	if l.device == "" {
-		s.Join(l.rooms()...)
-		return
+		join(l.rooms()...)
+		return 0
 	}
 	st := g.stripe(l.device)
 	st.Lock()
 	defer st.Unlock()
 	if !s.Connected() { // its disconnect (forget) may have run already
-		return
+		return st.version
 	}
 	g.register(l.device, s.Nsp())
-	s.Join(l.rooms()...)
+	join(l.rooms()...)
+	return st.version
 }
 
 // resume sends a listener that reconnected every event of its scope after its cursor,
@@ -270,7 +274,7 @@ func (g *Gateway) handOver(s *socket.Socket, l *listener) (done, deleted bool) {
 	for _, r := range missed {
 		g.send(s, l, r)
 	}
-	g.live(s, l)
+	g.live(s, l, s.Join)
 	return true, l.deleted
 }
 
@@ -288,7 +292,7 @@ func (g *Gateway) release(r device.Record) {
 			go g.catchUp(s, l)
 			continue
 		}
-		g.live(s, l)
+		g.live(s, l, s.Join)
 	}
 }
 
