@@ -65,8 +65,10 @@ wait:
 	}
 	p.stdin.Close()
 	var result struct {
-		Counts     []int `json:"counts"`
-		OutOfOrder int   `json:"outOfOrder"`
+		Counts      []int             `json:"counts"`
+		OutOfOrder  int               `json:"outOfOrder"`
+		Missed      map[string][]int  `json:"missed"`      // by listener: the first ids it lacks
+		Disconnects map[string]string `json:"disconnects"` // by listener: why
 	}
 	line := p.waitLine(10*time.Second, "counts", func(l string) bool { return strings.HasPrefix(l, `{"counts"`) })
 	if err := json.Unmarshal([]byte(line), &result); err != nil {
@@ -77,7 +79,8 @@ wait:
 		lost += events - c
 	}
 	if len(result.Counts) != listeners || lost != 0 || result.OutOfOrder != 0 {
-		t.Fatalf("%d listeners, %d of %d deliveries lost, %d out of order", len(result.Counts), lost, listeners*events, result.OutOfOrder)
+		t.Fatalf("%d listeners, %d of %d deliveries lost, %d out of order; first ids missed by listener: %v; disconnected: %v",
+			len(result.Counts), lost, listeners*events, result.OutOfOrder, result.Missed, result.Disconnects)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Opens LISTENERS connections to one namespace and counts the `message` events each one
 // receives. Prints {"ready":true} once all are connected, {"done":true} once every one
-// has EXPECT messages, and the counts when stdin closes.
+// has EXPECT messages, and when stdin closes the counts, with the first ids each listener
+// short of EXPECT missed and why each one that disconnected did.
 import { io } from 'socket.io-client';
 
 const env = process.env;
@@ -8,6 +9,8 @@ const n = Number(env.LISTENERS || 100);
 const expect = Number(env.EXPECT || 0);
 const counts = new Array(n).fill(0);
 const lastSeq = new Array(n).fill(-1);
+const seen = Array.from({ length: n }, () => new Set());
+const disconnects = {};
 let outOfOrder = 0;
 let connected = 0;
 const sockets = [];
@@ -19,8 +22,10 @@ for (let i = 0; i < n; i++) {
   });
   s.on('connect', () => { if (++connected === n) process.stdout.write(JSON.stringify({ ready: true }) + '\n'); });
   s.on('connect_error', (err) => process.stdout.write(JSON.stringify({ error: err.message }) + '\n'));
+  s.on('disconnect', (reason) => { disconnects[i] = reason; });
   s.on('message', (data) => {
     const seq = Number(data.message.id);
+    seen[i].add(seq);
     if (seq <= lastSeq[i]) outOfOrder++;
     lastSeq[i] = seq;
     if (++counts[i] === expect && counts.every((c) => c >= expect)) {
@@ -31,7 +36,13 @@ for (let i = 0; i < n; i++) {
 }
 process.stdin.resume();
 process.stdin.on('end', () => {
-  process.stdout.write(JSON.stringify({ counts, outOfOrder }) + '\n');
+  const missed = {};
+  counts.forEach((c, i) => {
+    if (c >= expect) return;
+    missed[i] = [];
+    for (let k = 0; k < expect && missed[i].length < 10; k++) if (!seen[i].has(k)) missed[i].push(k);
+  });
+  process.stdout.write(JSON.stringify({ counts, outOfOrder, missed, disconnects }) + '\n');
   sockets.forEach((s) => s.close());
   process.exit(0);
 });

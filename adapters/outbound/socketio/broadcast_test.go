@@ -19,9 +19,9 @@ func TestBroadcastSendsOncePerSocket(t *testing.T) {
 	nsp.Sockets().Range(func(_ socket.SocketId, s *socket.Socket) bool { s.Join("extra"); return true })
 	rooms := []socket.Room{deviceRoom(id), "extra"}
 
-	broadcast(nsp, rooms, "message", rawJSON{[]byte(`{"n":1}`)})
-	broadcast(nsp, rooms, "message", map[string]any{"n": 2})
-	broadcast(nsp, rooms, "message", rawJSON{[]byte(`{"n":3}`)}, "3")
+	g.broadcast(nsp, rooms, "message", rawJSON{[]byte(`{"n":1}`)})
+	g.broadcast(nsp, rooms, "message", map[string]any{"n": 2})
+	g.broadcast(nsp, rooms, "message", rawJSON{[]byte(`{"n":3}`)}, "3")
 	for _, want := range []float64{1, 2, 3} {
 		name, data, offset, _ := l.eventWithOffset()
 		if name != "message" || data["n"] != want {

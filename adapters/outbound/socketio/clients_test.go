@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	engine "github.com/zishang520/socket.io/servers/engine/v3"
+
+	"github.com/wagate/wagate/domain/device"
 )
 
 // The real clients of test/js (socket.io-client from npm) and test/python (Debian's
@@ -196,5 +200,61 @@ func TestPythonClientResumes(t *testing.T) {
 	case m := <-py.lines:
 		t.Fatalf("more than expected: %v", m)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestClientUpgradingFromPollingMissesNothing: socket.io-client's default, polling then
+// an upgrade to a websocket, while events are published without a pause. It gets every
+// one once, in order, across the upgrade; then events go straight into the websocket's
+// queue (broadcast.go), and must not overtake what the engine buffered meanwhile.
+func TestClientUpgradingFromPollingMissesNothing(t *testing.T) {
+	needJS(t)
+	t.Parallel()
+	r := newRig(t, Options{})
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				r.receive(0, 1)
+			}
+		}
+	}()
+	c := startClient(t, r, []string{"NAMESPACE=/device/" + r.devs[0].String(), "TRANSPORTS=default"}, "node", clientScript(t, "js", "listen.mjs"))
+	// It connects (over polling, or a websocket if the upgrade came first), is welcomed,
+	// then hears every event; it upgrades once, at a time of its own.
+	var ids []string
+	connected, welcomed := false, false
+	for upgraded := -1; upgraded < 0 || len(ids) < upgraded+300; {
+		switch m := c.next(); {
+		case m["event"] == "message" && welcomed:
+			ids = append(ids, m["data"].(map[string]any)["eventId"].(string))
+		case m["event"] == "upgrade" && upgraded < 0:
+			upgraded = len(ids)
+		case m["event"] == "connect" && !connected:
+			connected = true
+		case m["event"] == "state" && connected && !welcomed:
+			welcomed = true
+		default:
+			t.Fatalf("after %d messages: %v", len(ids), m)
+		}
+	}
+	close(stop)
+	<-stopped
+	first, _ := device.ParseEventID(ids[0])
+	if want := r.expected(first-1, []device.ID{r.devs[0]}); len(want) < len(ids) || !slices.Equal(ids, want[:len(ids)]) {
+		t.Fatalf("got %d events from %s, not the log's in order", len(ids), ids[0])
+	}
+	direct := false
+	r.g.conns.Range(func(k, _ any) bool {
+		t, ok := k.(engine.Socket).Transport().(*wsTransport)
+		direct = ok && t.direct.Load()
+		return true
+	})
+	if !direct {
+		t.Fatal("events to the upgraded connection still go through the engine")
 	}
 }

@@ -26,9 +26,32 @@ func (e rawEncoder) Encode(p *parser.Packet) []types.BufferInterface {
 // encodeRaw encodes an event without acknowledgement whose arguments are a rawJSON
 // payload and an optional offset, as socket.io's encoder would: 2/nsp,["name",{…},"offset"].
 func encodeRaw(p *parser.Packet) ([]byte, bool) {
+	return appendRaw(make([]byte, 0, rawLen(p)+maxPunctuation), p)
+}
+
+// rawLen is the length of p encoded by appendRaw, but for a few punctuation bytes.
+func rawLen(p *parser.Packet) int {
+	n := len(p.Nsp)
+	args, _ := p.Data.([]any)
+	for _, a := range args {
+		switch a := a.(type) {
+		case string:
+			n += len(a)
+		case rawJSON:
+			n += len(a.b)
+		}
+	}
+	return n
+}
+
+// maxPunctuation is how many bytes appendRaw adds to rawLen's: 2,["",,""] and a digit.
+const maxPunctuation = 16
+
+// appendRaw appends p to b as encodeRaw encodes it.
+func appendRaw(b []byte, p *parser.Packet) ([]byte, bool) {
 	args, ok := p.Data.([]any)
 	if p.Type != parser.EVENT || p.Id != nil || !ok || len(args) < 2 || len(args) > 3 {
-		return nil, false
+		return b, false
 	}
 	name, ok1 := args[0].(string)
 	payload, ok2 := args[1].(rawJSON)
@@ -38,9 +61,8 @@ func encodeRaw(p *parser.Packet) ([]byte, bool) {
 		offset, ok3 = args[2].(string)
 	}
 	if !ok1 || !ok2 || !ok3 || !plain(name) || !plain(offset) {
-		return nil, false
+		return b, false
 	}
-	b := make([]byte, 0, len(p.Nsp)+len(name)+len(payload.b)+len(offset)+16)
 	b = append(b, '0'+byte(parser.EVENT))
 	if p.Nsp != "" && p.Nsp != "/" {
 		b = append(b, p.Nsp...)

@@ -153,6 +153,8 @@ type Gateway struct {
 	byKey map[key.ID]map[*socket.Socket]struct{}
 	conns sync.Map // engine.Socket -> *connState, from guard until the connection closes
 	stop  chan struct{}
+	// closed stops the transport's flushers, once Close has drained the connections.
+	closed chan struct{}
 
 	origins origins
 
@@ -180,7 +182,8 @@ type Gateway struct {
 
 // connState is what the gateway counts of one engine connection.
 type connState struct {
-	pending  atomic.Int64 // packets queued and not yet handed to the transport (see guard)
+	pending  atomic.Int64 // packets in the engine's buffer, not yet handed to the transport (see guard)
+	closing  atomic.Bool  // closed for its backlog (see tooSlow)
 	failures atomic.Int32 // failed key checks (see failed)
 }
 
@@ -222,7 +225,7 @@ type Options struct {
 func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, log *slog.Logger, o Options) *Gateway {
 	g := &Gateway{auth: auth, valid: valid, devices: devices, events: events, log: log, maxBuffered: int64(o.MaxBuffered),
 		maxPerKey: cmp.Or(o.MaxConnectionsPerKey, DefaultMaxConnectionsPerKey), origins: newOrigins(o.CORSOrigins),
-		byKey: map[key.ID]map[*socket.Socket]struct{}{}, stop: make(chan struct{}),
+		byKey: map[key.ID]map[*socket.Socket]struct{}{}, stop: make(chan struct{}), closed: make(chan struct{}),
 		recent: newRing(cmp.Or(o.Recent, DefaultRecent)), ahead: map[*socket.Socket]*listener{}, obs: o.Observer}
 	if g.obs == nil {
 		g.obs = noObserver{}
@@ -248,8 +251,8 @@ func New(auth Authenticator, valid ValidKeys, devices Devices, events Events, lo
 	recovery.SetMaxDisconnectionDuration(0) // unused: sessions are not kept in memory
 	opts.SetConnectionStateRecovery(recovery)
 	opts.SetAdapter(sessions{g.joinAtConnect})
-	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, &wsBuilder{})) // transport.go
-	opts.SetParser(rawParser{parser.NewParser()})                                            // encoder.go
+	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, newWSBuilder(g.closed))) // transport.go
+	opts.SetParser(rawParser{parser.NewParser()})                                                      // encoder.go
 	g.io = socket.NewServer(nil, opts)
 	g.handler = g.checkOrigin(lettingGo(g.io.ServeHandler(opts))) // hijack.go
 	g.io.Engine().On("connection", func(args ...any) { g.guard(args[0].(engine.Socket)) })
@@ -279,21 +282,22 @@ func (g *Gateway) Close() {
 	case <-time.After(5 * time.Second):
 		g.log.Warn("socket.io did not close within 5s")
 	}
+	close(g.closed)
 }
 
 // drainTimeout bounds how long Close waits for the events already emitted to go out.
 const drainTimeout = 2 * time.Second
 
 // drain waits until every connection has written the packets queued for it, or until
-// timeout: events published just before Close still reach their listeners. A packet is
-// queued (pending, see guard), then handed to the transport, which writes it from a
-// queue of its own and is not writable until it has.
+// timeout: events published just before Close still reach their listeners. A packet
+// waits in the engine's buffer or in our websocket transport's queue (backlog); a
+// polling transport is not writable while it answers a poll.
 func (g *Gateway) drain(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		busy := 0
 		g.conns.Range(func(k, v any) bool {
-			if v.(*connState).pending.Load() > 0 || !k.(engine.Socket).Transport().Writable() {
+			if conn := k.(engine.Socket); backlog(conn, v.(*connState)) > 0 || !conn.Transport().Writable() {
 				busy++
 			}
 			return true
@@ -693,13 +697,13 @@ func (g *Gateway) emit(r device.Record) []socket.Namespace {
 	nsps := g.namespaces(id)
 	room := deviceRoom(id)
 	for _, nsp := range nsps {
-		emitTo(nsp, []socket.Room{room}, r.Name, p)
-		emitTo(nsp, []socket.Room{withOffsets(room)}, r.Name, p, offset)
+		g.emitTo(nsp, []socket.Room{room}, r.Name, p)
+		g.emitTo(nsp, []socket.Room{withOffsets(room)}, r.Name, p, offset)
 	}
 	// Root listeners hear the devices their key sees; a socket in both rooms hears it once.
 	root := g.io.Sockets()
-	emitTo(root, []socket.Room{allDevices, room}, r.Name, p)
-	emitTo(root, []socket.Room{withOffsets(allDevices), withOffsets(room)}, r.Name, p, offset)
+	g.emitTo(root, []socket.Room{allDevices, room}, r.Name, p)
+	g.emitTo(root, []socket.Room{withOffsets(allDevices), withOffsets(room)}, r.Name, p, offset)
 	g.obs.EventEmitted(r.Name)
 	g.published.Store(int64(r.ID))
 	return nsps
@@ -707,10 +711,10 @@ func (g *Gateway) emit(r device.Record) []socket.Namespace {
 
 // emitTo emits to the rooms of nsp that have listeners: encoding a packet for nobody
 // costs as much as for one.
-func emitTo(nsp socket.Namespace, rooms []socket.Room, name string, args ...any) {
+func (g *Gateway) emitTo(nsp socket.Namespace, rooms []socket.Room, name string, args ...any) {
 	rooms = slices.DeleteFunc(rooms, func(r socket.Room) bool { _, ok := nsp.Adapter().Rooms().Load(r); return !ok })
 	if len(rooms) > 0 {
-		broadcast(nsp, rooms, name, args...) // broadcast.go
+		g.broadcast(nsp, rooms, name, args...) // broadcast.go
 	}
 }
 
@@ -726,30 +730,57 @@ func (g *Gateway) stripe(id device.ID) *stripe {
 	return &g.stripes[h.Sum32()%uint32(len(g.stripes))]
 }
 
-// guard disconnects a connection whose client does not keep up: packets wait in its
-// write buffer between "packetCreate" and "flush", and past maxBuffered of them the
-// connection is closed rather than let the buffer grow. The client reconnects and gets
-// the current state again, or what it missed if it resumes (resume.go).
+// guard disconnects a connection whose client does not keep up: packets wait to be
+// written (backlog), and past maxBuffered of them the connection is closed rather than
+// let them pile up. The client reconnects and gets the current state again, or what it
+// missed if it resumes (resume.go).
 func (g *Gateway) guard(conn engine.Socket) {
 	st := new(connState)
 	g.conns.Store(conn, st)
 	_ = conn.On("close", func(...any) { g.conns.Delete(conn) })
-	pending := &st.pending
-	var closing atomic.Bool
 	_ = conn.On("packetCreate", func(...any) {
-		if pending.Add(1) > g.maxBuffered && closing.CompareAndSwap(false, true) {
-			g.log.Warn("socket.io: closing a connection that does not keep up", "buffered", pending.Load(), "remote", conn.RemoteAddress())
-			g.obs.SlowListenerCut()
-			go conn.Close(true)
+		if st.pending.Add(1)+queued(conn) > g.maxBuffered {
+			g.tooSlow(conn)
 		}
 	})
 	_ = conn.On("flush", func(args ...any) {
 		if len(args) > 0 {
 			if packets, ok := args[0].([]*packet.Packet); ok {
-				pending.Add(-int64(len(packets)))
+				st.pending.Add(-int64(len(packets)))
 			}
 		}
 	})
+	_ = conn.On("upgrade", func(args ...any) {
+		if len(args) > 0 {
+			if t, ok := args[0].(*wsTransport); ok {
+				t.upgraded()
+			}
+		}
+	})
+}
+
+// tooSlow closes a connection over its backlog, once.
+func (g *Gateway) tooSlow(conn engine.Socket) {
+	v, ok := g.conns.Load(conn)
+	if !ok || !v.(*connState).closing.CompareAndSwap(false, true) {
+		return
+	}
+	g.log.Warn("socket.io: closing a connection that does not keep up", "buffered", backlog(conn, v.(*connState)), "remote", conn.RemoteAddress())
+	g.obs.SlowListenerCut()
+	go conn.Close(true)
+}
+
+// backlog is how many packets wait to be written to conn: in the engine's buffer, and
+// in the queue of our websocket transport (transport.go), which takes them at once.
+func backlog(conn engine.Socket, st *connState) int64 {
+	return st.pending.Load() + queued(conn)
+}
+
+func queued(conn engine.Socket) int64 {
+	if t, ok := conn.Transport().(*wsTransport); ok {
+		return t.queued.Load()
+	}
+	return 0
 }
 
 // origins decides which browser pages may connect. Browsers send an Origin header on

@@ -235,9 +235,8 @@ func (g *Gateway) drained(s *socket.Socket, n int) bool {
 	if !ok {
 		return false
 	}
-	pending := &v.(*connState).pending
 	deadline := time.Now().Add(drainWait)
-	for pending.Load()+int64(n) > g.maxBuffered/2 {
+	for backlog(s.Conn(), v.(*connState))+int64(n) > g.maxBuffered/2 {
 		if !s.Connected() || time.Now().After(deadline) {
 			return false
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -278,10 +276,7 @@ func TestSlowListenerRecovers(t *testing.T) {
 	obs := new(countingObserver)
 	r := newRig(t, Options{MaxBuffered: 100, Observer: obs})
 	nsp := "/device/" + r.devs[0].String()
-	tiny := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}).DialContext}}
-	slow := dialWith(t, r.base, nsp, "", `{"recover":true}`, tiny)
+	slow := dialWith(t, r.base, nsp, "", `{"recover":true}`, smallBuffers())
 	pid := slow.connected()["pid"].(string)
 	_, welcome, offset, _ := slow.eventWithOffset()
 	if welcome["eventId"] != offset {
