@@ -57,7 +57,7 @@ func (a *logAdapter) AddAll(id socket.SocketId, rooms *types.Set[socket.Room]) {
 }
 
 // RestoreSession gives back the client's pid, for a new socket, when its offset is an
-// event id. Its rooms are left to the connection handler, after the key check.
+// event id. Its rooms are left to joinAtConnect and resume, after the key check.
 func (a *logAdapter) RestoreSession(pid socket.PrivateSessionId, offset string) (*socket.Session, error) {
 	if _, err := device.ParseEventID(offset); err != nil || offset == "" || pid == "" {
 		return nil, nil // not recovered: the listener connects as a new one
