@@ -224,13 +224,13 @@ func TestClientUpgradingFromPollingMissesNothing(t *testing.T) {
 		}
 	}()
 	c := startClient(t, r, []string{"NAMESPACE=/device/" + r.devs[0].String(), "TRANSPORTS=default"}, "node", clientScript(t, "js", "listen.mjs"))
-	// It connects (over polling, or a websocket if the upgrade came first), is welcomed,
-	// then hears every event; it upgrades once, at a time of its own.
+	// It connects (over polling, or a websocket if the upgrade came first), then hears
+	// every event, and the welcome among the first; it upgrades once, at a time of its own.
 	var ids []string
 	connected, welcomed := false, false
 	for upgraded := -1; upgraded < 0 || len(ids) < upgraded+300; {
 		switch m := c.next(); {
-		case m["event"] == "message" && welcomed:
+		case m["event"] == "message" && connected:
 			ids = append(ids, m["data"].(map[string]any)["eventId"].(string))
 		case m["event"] == "upgrade" && upgraded < 0:
 			upgraded = len(ids)
@@ -244,6 +244,9 @@ func TestClientUpgradingFromPollingMissesNothing(t *testing.T) {
 	}
 	close(stop)
 	<-stopped
+	if !welcomed {
+		t.Fatal("no welcome state")
+	}
 	first, _ := device.ParseEventID(ids[0])
 	if want := r.expected(first-1, []device.ID{r.devs[0]}); len(want) < len(ids) || !slices.Equal(ids, want[:len(ids)]) {
 		t.Fatalf("got %d events from %s, not the log's in order", len(ids), ids[0])

@@ -538,10 +538,12 @@ func (s *session) end(last device.SessionEvent) {
 		return
 	}
 	s.ended, s.qrShowing = true, false
+	// Forgotten before its end is told: whoever hears it may start the device again,
+	// which a session still registered would refuse.
+	s.c.forget(s)
 	s.observeEnd(last)
 	s.q.pushState(last)
 	s.mu.Unlock()
-	s.c.forget(s)
 	s.q.close()
 	s.cancel()
 }
