@@ -169,8 +169,6 @@ func pairQR(t testing.TB, srv *wasim.Server, phone string) *testClient {
 	return tc
 }
 
-// eventually polls cond, for state the simulator updates asynchronously
-// (a closed connection is counted when the server notices the close).
 // closedOnBothEnds waits until the simulator has dropped the connection and
 // the client has seen it drop: Connect on a client whose read loop has not yet
 // noticed the close fails with "websocket is already connected".
@@ -179,6 +177,8 @@ func (tc *testClient) closedOnBothEnds(t testing.TB, srv *wasim.Server, what str
 	eventually(t, what, func() bool { return srv.Stats().Connections == 0 && !tc.cli.IsConnected() })
 }
 
+// eventually polls cond, for state the simulator updates asynchronously
+// (a closed connection is counted when the server notices the close).
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)

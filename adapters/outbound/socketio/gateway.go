@@ -383,8 +383,10 @@ func (g *Gateway) joinAtConnect(s *socket.Socket, join func(...socket.Room)) {
 		join() // it joins once it has caught up (resume)
 		return
 	}
-	g.pub.Lock()
-	defer g.pub.Unlock()
+	if l.device == "" { // see live; a device's listener is joined under its stripe's lock
+		g.pub.Lock()
+		defer g.pub.Unlock()
+	}
 	l.joined = g.live(s, l, join)
 }
 

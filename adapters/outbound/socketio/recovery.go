@@ -46,12 +46,14 @@ type logAdapter struct {
 // one moment the gateway can join it to more rooms before its client hears that it is
 // connected (joinAtConnect).
 func (a *logAdapter) AddAll(id socket.SocketId, rooms *types.Set[socket.Room]) {
-	if s, ok := a.nsp.Sockets().Load(id); ok && rooms.Len() == 1 && rooms.Has(socket.Room(id)) {
-		a.connecting(s, func(live ...socket.Room) {
-			rooms.Add(live...)
-			a.Adapter.AddAll(id, rooms)
-		})
-		return
+	if rooms.Len() == 1 && rooms.Has(socket.Room(id)) {
+		if s, ok := a.nsp.Sockets().Load(id); ok {
+			a.connecting(s, func(live ...socket.Room) {
+				rooms.Add(live...)
+				a.Adapter.AddAll(id, rooms)
+			})
+			return
+		}
 	}
 	a.Adapter.AddAll(id, rooms)
 }

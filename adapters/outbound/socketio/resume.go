@@ -144,8 +144,10 @@ func (g *Gateway) send(s *socket.Socket, l *listener, r device.Record) {
 }
 
 // live makes s hear live events, joining it to its rooms with join (s.Join, or see
-// joinAtConnect). The caller holds g.pub, so that nothing is published meanwhile. For a
-// device's listener, it returns the stripe's version at the join (see welcome).
+// joinAtConnect), so that nothing is published meanwhile: a root listener's under
+// g.pub, which the caller holds, a device's listener's under its stripe's lock, which
+// Publish holds as it emits the device's events. For a device's listener, it returns
+// the stripe's version at the join (see welcome).
 func (g *Gateway) live(s *socket.Socket, l *listener, join func(...socket.Room)) uint64 {
 	if l.device == "" {
 		join(l.rooms()...)
